@@ -1,0 +1,37 @@
+//! Klar's cryptography.
+//!
+//! Key hierarchy:
+//! - the **master key** (32 random bytes in `DATA_DIR/master.key`, 0600) never encrypts data;
+//! - from it HKDF-SHA256 derives the **key-encryption key** (KEK), the **blind-index key**,
+//!   the **installation data key** and a **key check** value stored in the database, so a wrong
+//!   master key is detected before anything is written;
+//! - every person has a random **data key** (DEK), stored only wrapped by the KEK; all her
+//!   personal fields are encrypted under it with XChaCha20-Poly1305. Destroying the wrapped
+//!   DEK (crypto-shredding) makes every ciphertext of hers unreadable.
+//!
+//! Every ciphertext binds its context (table, column, row id, key version) as associated data,
+//! so a ciphertext moved to another row or column fails to decrypt.
+
+mod aead;
+mod blind;
+mod keys;
+mod secret;
+
+pub use aead::{Context, DataKey, WrappedKey};
+pub use blind::{BlindIndex, BlindKind};
+pub use keys::{MasterKey, Keyring, KEY_CHECK_LABEL};
+pub use secret::{hash_password, hash_token, new_token, verify_password, constant_time_eq, PasswordParams};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("decryption failed: wrong key or tampered data")]
+    Decrypt,
+    #[error("encryption failed")]
+    Encrypt,
+    #[error("key material is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("password hashing failed")]
+    Password,
+}
+
+pub type Result<T> = std::result::Result<T, CryptoError>;

@@ -1,0 +1,20 @@
+//! Klar's domain core.
+//!
+//! Pure types and rules: no I/O, no clock, no global randomness. Values from
+//! the outside world are parsed into the newtypes of this crate at the edge
+//! (HTTP, CLI, import) and are valid from then on ("parse, don't validate").
+
+pub mod clock;
+pub mod currency;
+pub mod demo;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod phone;
+pub mod records;
+pub mod role;
+pub mod search;
+pub mod text;
+
+pub use clock::Clock;
+pub use error::{DomainError, FieldError};
