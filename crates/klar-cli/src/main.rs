@@ -1,1 +1,306 @@
-fn main() {}
+//! `klar`: the one binary. Configuration comes from flags, then `KLAR_*` environment
+//! variables, then defaults (see README).
+
+mod demo;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use klar_domain::clock::SystemClock;
+use klar_domain::role::Role;
+use klar_store::{DatabaseUrl, Store, StoreConfig};
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "klar",
+    version,
+    about = "Klar: the CRM that is lawful by construction"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Global {
+    /// Where the SQLite database, the master key and backups live.
+    #[arg(
+        long,
+        env = "KLAR_DATA_DIR",
+        default_value = "./klar-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// `sqlite://FILE` or `postgres://…`; default: klar.db in the data dir.
+    #[arg(long, env = "KLAR_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// The master key file; default: master.key in the data dir.
+    #[arg(long, env = "KLAR_MASTER_KEY_FILE", global = true)]
+    master_key_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run migrations and serve HTTP.
+    Serve(ServeArgs),
+    /// Staff accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Exit 0 if the server at --addr answers /healthz.
+    Healthcheck {
+        #[arg(long, env = "KLAR_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Fill the database with generated demo data (for trials and benchmarks).
+    Seed {
+        /// Number of persons; organizations, deals and activities scale with it.
+        #[arg(long, default_value_t = 240)]
+        persons: usize,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, env = "KLAR_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Base of links in emails; default http://ADDR.
+    #[arg(long, env = "KLAR_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Mail server, `smtp://host:port`; without it, mail is refused with a clear error.
+    #[arg(long, env = "KLAR_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Fill an empty database with realistic German demo data.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a staff account.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, privacy_officer, sales, marketing or viewer.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of stdin instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List staff accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token for a user; prints the token alone.
+    Create {
+        #[arg(long)]
+        user: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KLAR_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("klar: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_store(g: &Global) -> Result<Store> {
+    let mut cfg = StoreConfig::new(&g.data_dir);
+    cfg.database_url = g
+        .database_url
+        .as_deref()
+        .map(DatabaseUrl::parse)
+        .transpose()?;
+    cfg.master_key_file = g.master_key_file.clone();
+    Store::open(&cfg, Arc::new(SystemClock)).context("cannot open the data store")
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(&cli.global, args),
+        Command::User(UserCmd::Add {
+            email,
+            role,
+            password_stdin,
+        }) => {
+            let store = open_store(&cli.global)?;
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role {e}"))?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("cannot read the password from stdin")?;
+                (line.trim_end_matches(['\n', '\r']).to_string(), false)
+            } else {
+                (
+                    klar_crypto::new_token("", &mut rand::rngs::OsRng)[..20].to_string(),
+                    true,
+                )
+            };
+            check_password(&password)?;
+            let hash = klar_crypto::hash_password(
+                &password,
+                klar_crypto::PasswordParams::default(),
+                &mut rand::rngs::OsRng,
+            )?;
+            let user = store.create_user(&email, role, &hash)?;
+            let mut out = std::io::stdout().lock();
+            if generated {
+                writeln!(
+                    out,
+                    "created {} ({}); one-time password: {password}",
+                    user.email, user.role
+                )?;
+            } else {
+                writeln!(out, "created {} ({})", user.email, user.role)?;
+            }
+            Ok(())
+        }
+        Command::User(UserCmd::List) => {
+            let store = open_store(&cli.global)?;
+            let mut out = std::io::stdout().lock();
+            for u in store.list_users()? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    u.email,
+                    u.role,
+                    if u.active { "active" } else { "disabled" }
+                )?;
+            }
+            Ok(())
+        }
+        Command::Token(TokenCmd::Create { user }) => {
+            let store = open_store(&cli.global)?;
+            let u = store
+                .user_by_email(&user)
+                .map_err(|_| anyhow::anyhow!("no staff account with that email"))?;
+            let token = store.create_token(u.id)?;
+            writeln!(std::io::stdout().lock(), "{token}")?;
+            Ok(())
+        }
+        Command::Healthcheck { addr } => healthcheck(addr),
+        Command::Seed { persons } => {
+            let store = open_store(&cli.global)?;
+            demo::seed(&store, demo::sizes_for(persons), true)?;
+            Ok(())
+        }
+    }
+}
+
+fn check_password(p: &str) -> Result<()> {
+    if p.chars().count() < 12 {
+        bail!("the password must have at least 12 characters");
+    }
+    if p.len() > 1024 {
+        bail!("the password is too long");
+    }
+    Ok(())
+}
+
+fn healthcheck(addr: SocketAddr) -> Result<()> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+    write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    if buf.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        bail!("unhealthy")
+    }
+}
+
+fn serve(g: &Global, args: ServeArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let store = open_store(g)?;
+    if args.demo {
+        if store.count_persons()? == 0 {
+            demo::seed(&store, klar_domain::demo::DemoSizes::DEFAULT, false)?;
+        } else {
+            tracing::info!("--demo: the database already holds persons; no demo data added");
+        }
+    }
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.addr));
+    let mut config = klar_web::WebConfig::new(public_url.clone());
+    config.secure_cookies = secure_cookies(&public_url);
+    if args.smtp_url.is_none() {
+        tracing::info!("no KLAR_SMTP_URL: sending mail will be refused");
+    }
+    let state = klar_web::AppState::new(store.clone(), config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        tracing::info!(addr = %args.addr, ms = started.elapsed().as_millis() as u64, "klar is ready");
+        if args.demo {
+            demo::print_demo_logins(&store)?;
+        }
+        axum::serve(listener, klar_web::app(state)).with_graceful_shutdown(shutdown()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Browsers drop `Secure` cookies on plain http, except on loopback addresses.
+fn secure_cookies(public_url: &str) -> bool {
+    match public_url.strip_prefix("http://") {
+        None => true,
+        Some(rest) => {
+            let host = rest.split(['/', ':']).next().unwrap_or("");
+            matches!(host, "localhost" | "127.0.0.1" | "[") || host.starts_with("127.")
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -21,7 +21,11 @@ pub struct Context<'a> {
 impl Context<'_> {
     fn aad(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(64);
-        for part in [self.table.as_bytes(), self.column.as_bytes(), self.row_id.as_bytes()] {
+        for part in [
+            self.table.as_bytes(),
+            self.column.as_bytes(),
+            self.row_id.as_bytes(),
+        ] {
             v.extend_from_slice(&(part.len() as u32).to_be_bytes());
             v.extend_from_slice(part);
         }
@@ -64,13 +68,24 @@ impl DataKey {
     }
 
     /// Encrypts `plaintext` for `ctx`: `format || nonce || ciphertext+tag`.
-    pub fn seal(&self, ctx: &Context<'_>, plaintext: &[u8], rng: &mut dyn RngCore) -> Result<Vec<u8>> {
+    pub fn seal(
+        &self,
+        ctx: &Context<'_>,
+        plaintext: &[u8],
+        rng: &mut dyn RngCore,
+    ) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
         let aad = ctx.aad();
         let ct = self
             .cipher()
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| CryptoError::Encrypt)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
         out.push(FORMAT_V1);
@@ -97,7 +112,12 @@ mod tests {
     use rand::SeedableRng;
 
     fn ctx(row: &str) -> Context<'_> {
-        Context { table: "persons", column: "personal", row_id: row, key_version: 1 }
+        Context {
+            table: "persons",
+            column: "personal",
+            row_id: row,
+            key_version: 1,
+        }
     }
 
     #[test]

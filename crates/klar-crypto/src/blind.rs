@@ -41,7 +41,8 @@ impl BlindIndex {
 
     pub fn compute(&self, kind: BlindKind, normalized: &str) -> Vec<u8> {
         #[allow(clippy::expect_used)]
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(kind.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(normalized.as_bytes());

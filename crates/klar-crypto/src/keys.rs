@@ -54,7 +54,8 @@ impl MasterKey {
         let hk = Hkdf::<Sha256>::new(Some(b"klar/v1"), &self.0);
         let mut out = [0u8; 32];
         #[allow(clippy::expect_used)]
-        hk.expand(label.as_bytes(), &mut out).expect("32 bytes is a valid HKDF output length");
+        hk.expand(label.as_bytes(), &mut out)
+            .expect("32 bytes is a valid HKDF output length");
         out
     }
 }
@@ -109,14 +110,27 @@ impl Keyring {
     }
 
     pub fn wrap(&self, dek: &DataKey, owner_id: &str, rng: &mut dyn RngCore) -> Result<WrappedKey> {
-        let ctx = Context { table: "person_keys", column: "wrapped_key", row_id: owner_id, key_version: 1 };
+        let ctx = Context {
+            table: "person_keys",
+            column: "wrapped_key",
+            row_id: owner_id,
+            key_version: 1,
+        };
         self.kek.seal(&ctx, dek.bytes(), rng).map(WrappedKey)
     }
 
     pub fn unwrap(&self, wrapped: &WrappedKey, owner_id: &str) -> Result<DataKey> {
-        let ctx = Context { table: "person_keys", column: "wrapped_key", row_id: owner_id, key_version: 1 };
+        let ctx = Context {
+            table: "person_keys",
+            column: "wrapped_key",
+            row_id: owner_id,
+            key_version: 1,
+        };
         let mut raw = self.kek.open(&ctx, &wrapped.0)?;
-        let arr: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::Malformed("data key length"))?;
+        let arr: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| CryptoError::Malformed("data key length"))?;
         raw.zeroize();
         Ok(DataKey::from_bytes(arr))
     }
@@ -171,8 +185,17 @@ mod tests {
         let a = Keyring::new(&MasterKey::generate(&mut rng));
         let b = Keyring::new(&MasterKey::generate(&mut rng));
         use crate::BlindKind::*;
-        assert_eq!(a.blind().compute(Email, "x@y.de"), a.blind().compute(Email, "x@y.de"));
-        assert_ne!(a.blind().compute(Email, "x@y.de"), b.blind().compute(Email, "x@y.de"));
-        assert_ne!(a.blind().compute(Email, "x"), a.blind().compute(NamePrefix, "x"));
+        assert_eq!(
+            a.blind().compute(Email, "x@y.de"),
+            a.blind().compute(Email, "x@y.de")
+        );
+        assert_ne!(
+            a.blind().compute(Email, "x@y.de"),
+            b.blind().compute(Email, "x@y.de")
+        );
+        assert_ne!(
+            a.blind().compute(Email, "x"),
+            a.blind().compute(NamePrefix, "x")
+        );
     }
 }

@@ -19,8 +19,10 @@ mod secret;
 
 pub use aead::{Context, DataKey, WrappedKey};
 pub use blind::{BlindIndex, BlindKind};
-pub use keys::{MasterKey, Keyring, KEY_CHECK_LABEL};
-pub use secret::{hash_password, hash_token, new_token, verify_password, constant_time_eq, PasswordParams};
+pub use keys::{KEY_CHECK_LABEL, Keyring, MasterKey};
+pub use secret::{
+    PasswordParams, constant_time_eq, hash_password, hash_token, new_token, verify_password,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {

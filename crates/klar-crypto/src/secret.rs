@@ -17,23 +17,36 @@ pub struct PasswordParams {
 
 impl Default for PasswordParams {
     fn default() -> Self {
-        Self { m_kib: 19 * 1024, t: 2, p: 1 }
+        Self {
+            m_kib: 19 * 1024,
+            t: 2,
+            p: 1,
+        }
     }
 }
 
 impl PasswordParams {
     pub fn cheap() -> Self {
-        Self { m_kib: 1024, t: 1, p: 1 }
+        Self {
+            m_kib: 1024,
+            t: 1,
+            p: 1,
+        }
     }
 
     fn argon(self) -> Result<Argon2<'static>> {
-        let params = Params::new(self.m_kib, self.t, self.p, None).map_err(|_| CryptoError::Password)?;
+        let params =
+            Params::new(self.m_kib, self.t, self.p, None).map_err(|_| CryptoError::Password)?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 }
 
 /// Hashes a password with Argon2id into a PHC string.
-pub fn hash_password<R: RngCore + CryptoRng>(password: &str, params: PasswordParams, rng: &mut R) -> Result<String> {
+pub fn hash_password<R: RngCore + CryptoRng>(
+    password: &str,
+    params: PasswordParams,
+    rng: &mut R,
+) -> Result<String> {
     let salt = SaltString::generate(rng);
     params
         .argon()?
@@ -44,15 +57,22 @@ pub fn hash_password<R: RngCore + CryptoRng>(password: &str, params: PasswordPar
 
 /// Verifies a password against a PHC string; the parameters come from the string.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else { return false };
-    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
 }
 
 /// A new random secret token (API tokens, session ids), URL-safe, 256 bits.
 pub fn new_token(prefix: &str, rng: &mut dyn RngCore) -> String {
     let mut b = [0u8; 32];
     rng.fill_bytes(&mut b);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    )
 }
 
 /// The stored form of a token: HMAC-SHA256 under an installation secret. A leaked

@@ -24,15 +24,20 @@ impl Email {
             .rsplit_once('@')
             .ok_or_else(|| ValueError::new("is not an email address (no @)"))?;
         if local.is_empty() || local.len() > 64 {
-            return Err(ValueError::new("has an empty or over-long part before the @"));
+            return Err(ValueError::new(
+                "has an empty or over-long part before the @",
+            ));
         }
-        let local_ok = local.chars().all(|c| {
-            c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-        }) && !local.starts_with('.')
+        let local_ok = local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+            && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");
         if !local_ok {
-            return Err(ValueError::new("has characters before the @ that an address cannot contain"));
+            return Err(ValueError::new(
+                "has characters before the @ that an address cannot contain",
+            ));
         }
         let domain = domain.to_lowercase();
         let labels: Vec<&str> = domain.split('.').collect();
@@ -99,7 +104,17 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_address() {
-        for bad in ["", "nope", "a@b", "@x.de", "a@.de", "a..b@x.de", "a@x..de", "a b@x.de", "a@-x.de"] {
+        for bad in [
+            "",
+            "nope",
+            "a@b",
+            "@x.de",
+            "a@.de",
+            "a..b@x.de",
+            "a@x..de",
+            "a b@x.de",
+            "a@-x.de",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -46,7 +46,17 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(PersonId, OrganizationId, DealId, ActivityId, UserId, TagId, PipelineId, CustomFieldId, TokenId);
+id_type!(
+    PersonId,
+    OrganizationId,
+    DealId,
+    ActivityId,
+    UserId,
+    TagId,
+    PipelineId,
+    CustomFieldId,
+    TokenId
+);
 
 fn new_v7(now: Timestamp, rng: &mut dyn RngCore) -> Uuid {
     let mut random = [0u8; 10];

@@ -42,7 +42,11 @@ impl Phone {
                 '+' if i == 0 => plus = true,
                 '0'..='9' => digits.push(c),
                 ' ' | '-' | '.' | '/' | '(' | ')' => {}
-                _ => return Err(ValueError::new("may contain only digits, a leading + and separators")),
+                _ => {
+                    return Err(ValueError::new(
+                        "may contain only digits, a leading + and separators",
+                    ));
+                }
             }
         }
         let international = if plus {
@@ -52,13 +56,17 @@ impl Phone {
         } else if let Some(rest) = digits.strip_prefix('0') {
             format!("{default_cc}{rest}")
         } else {
-            return Err(ValueError::new("needs a country code (+49 ...) or a leading 0"));
+            return Err(ValueError::new(
+                "needs a country code (+49 ...) or a leading 0",
+            ));
         };
         if international.starts_with('0') {
             return Err(ValueError::new("has a country code that starts with 0"));
         }
         if !(7..=15).contains(&international.len()) {
-            return Err(ValueError::new("must have between 7 and 15 digits in E.164 form"));
+            return Err(ValueError::new(
+                "must have between 7 and 15 digits in E.164 form",
+            ));
         }
         Ok(Self(format!("+{international}")))
     }
@@ -91,7 +99,9 @@ impl From<Phone> for String {
 pub fn looks_like_phone(q: &str) -> bool {
     let q = q.trim();
     let digits = q.chars().filter(char::is_ascii_digit).count();
-    digits >= 4 && q.chars().all(|c| c.is_ascii_digit() || " +-./()".contains(c))
+    digits >= 4
+        && q.chars()
+            .all(|c| c.is_ascii_digit() || " +-./()".contains(c))
 }
 
 #[cfg(test)]
@@ -102,14 +112,28 @@ mod tests {
     #[test]
     fn national_and_international_forms_meet_in_e164() {
         let want = "+49301234567";
-        for s in ["+49 30 1234567", "0049 30 1234567", "030 1234567", "(030) 123-45-67", "+49 (0)30 1234567"] {
+        for s in [
+            "+49 30 1234567",
+            "0049 30 1234567",
+            "030 1234567",
+            "(030) 123-45-67",
+            "+49 (0)30 1234567",
+        ] {
             assert_eq!(Phone::parse(s).unwrap().as_str(), want, "{s}");
         }
     }
 
     #[test]
     fn refuses_letters_and_wrong_lengths() {
-        for bad in ["", "abc", "+49", "12345", "+1234567890123456", "030 12x45", "+0301234567"] {
+        for bad in [
+            "",
+            "abc",
+            "+49",
+            "12345",
+            "+1234567890123456",
+            "030 12x45",
+            "+0301234567",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }

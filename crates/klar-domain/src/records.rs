@@ -1,10 +1,10 @@
 //! The CRM records: persons, organizations, deals in pipelines, activities, custom fields.
 
+use crate::currency::Currency;
 use crate::email::Email;
 use crate::error::ValueError;
 use crate::ids::{ActivityId, DealId, OrganizationId, PersonId, UserId};
 use crate::phone::Phone;
-use crate::currency::Currency;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use std::collections::BTreeMap;
@@ -65,7 +65,10 @@ pub struct Address {
 
 impl Address {
     pub fn is_empty(&self) -> bool {
-        self.street.is_none() && self.postal_code.is_none() && self.city.is_none() && self.country.is_none()
+        self.street.is_none()
+            && self.postal_code.is_none()
+            && self.city.is_none()
+            && self.country.is_none()
     }
 }
 
@@ -75,7 +78,9 @@ pub fn parse_country(s: &str) -> Result<String, ValueError> {
     if up.len() == 2 && up.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(up)
     } else {
-        Err(ValueError::new("must be a two-letter ISO 3166 country code such as DE"))
+        Err(ValueError::new(
+            "must be a two-letter ISO 3166 country code such as DE",
+        ))
     }
 }
 
@@ -192,7 +197,13 @@ pub fn default_stages() -> Vec<Stage> {
         s("lead", "Lead", "Lead", 1, StageKind::Open),
         s("qualified", "Qualifiziert", "Qualified", 2, StageKind::Open),
         s("proposal", "Angebot", "Proposal", 3, StageKind::Open),
-        s("negotiation", "Verhandlung", "Negotiation", 4, StageKind::Open),
+        s(
+            "negotiation",
+            "Verhandlung",
+            "Negotiation",
+            4,
+            StageKind::Open,
+        ),
         s("won", "Gewonnen", "Won", 5, StageKind::Won),
         s("lost", "Verloren", "Lost", 6, StageKind::Lost),
     ]
@@ -228,7 +239,13 @@ pub enum ActivityKind {
 }
 
 impl ActivityKind {
-    pub const ALL: [ActivityKind; 5] = [Self::Note, Self::Call, Self::Meeting, Self::Email, Self::Task];
+    pub const ALL: [ActivityKind; 5] = [
+        Self::Note,
+        Self::Call,
+        Self::Meeting,
+        Self::Email,
+        Self::Task,
+    ];
 
     pub fn parse(s: &str) -> Result<Self, ValueError> {
         Self::ALL
@@ -318,7 +335,9 @@ impl FieldType {
             "date" => Ok(Self::Date),
             "bool" => Ok(Self::Bool),
             "select" => Ok(Self::Select),
-            _ => Err(ValueError::new("must be text, number, date, bool or select")),
+            _ => Err(ValueError::new(
+                "must be text, number, date, bool or select",
+            )),
         }
     }
 
@@ -348,11 +367,14 @@ pub fn parse_field_key(s: &str) -> Result<String, ValueError> {
     let s = s.trim();
     let ok = (1..=40).contains(&s.len())
         && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(s.to_string())
     } else {
-        Err(ValueError::new("must be 1 to 40 lower-case letters, digits or _, starting with a letter"))
+        Err(ValueError::new(
+            "must be 1 to 40 lower-case letters, digits or _, starting with a letter",
+        ))
     }
 }
 
@@ -364,17 +386,25 @@ impl CustomFieldDef {
             return Ok(None);
         }
         match (self.field_type, v) {
-            (FieldType::Text, Value::String(s)) => {
-                Ok(Some(Value::String(crate::text::bounded(s, crate::text::limits::LINE)?)))
+            (FieldType::Text, Value::String(s)) => Ok(Some(Value::String(crate::text::bounded(
+                s,
+                crate::text::limits::LINE,
+            )?))),
+            (FieldType::Number, Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {
+                Ok(Some(v.clone()))
             }
-            (FieldType::Number, Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => Ok(Some(v.clone())),
             (FieldType::Date, Value::String(s)) => s
                 .parse::<Date>()
                 .map(|d| Some(Value::String(d.to_string())))
                 .map_err(|_| ValueError::new("must be a date (YYYY-MM-DD)")),
             (FieldType::Bool, Value::Bool(_)) => Ok(Some(v.clone())),
-            (FieldType::Select, Value::String(s)) if self.options.iter().any(|o| o == s) => Ok(Some(v.clone())),
-            (FieldType::Select, _) => Err(ValueError::new(format!("must be one of: {}", self.options.join(", ")))),
+            (FieldType::Select, Value::String(s)) if self.options.iter().any(|o| o == s) => {
+                Ok(Some(v.clone()))
+            }
+            (FieldType::Select, _) => Err(ValueError::new(format!(
+                "must be one of: {}",
+                self.options.join(", ")
+            ))),
             (t, _) => Err(ValueError::new(format!("must be a {} value", t.as_str()))),
         }
     }
@@ -415,7 +445,10 @@ mod tests {
         assert!(def.check(&serde_json::json!("M")).is_ok());
         assert!(def.check(&serde_json::json!("XL")).is_err());
         assert_eq!(def.check(&serde_json::Value::Null).unwrap(), None);
-        let date = CustomFieldDef { field_type: FieldType::Date, ..def };
+        let date = CustomFieldDef {
+            field_type: FieldType::Date,
+            ..def
+        };
         assert!(date.check(&serde_json::json!("2026-02-30")).is_err());
         assert!(date.check(&serde_json::json!("2026-02-28")).is_ok());
     }

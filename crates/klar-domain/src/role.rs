@@ -14,13 +14,21 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Admin, Role::PrivacyOfficer, Role::Sales, Role::Marketing, Role::Viewer];
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::PrivacyOfficer,
+        Role::Sales,
+        Role::Marketing,
+        Role::Viewer,
+    ];
 
     pub fn parse(s: &str) -> Result<Self, ValueError> {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s.trim())
-            .ok_or_else(|| ValueError::new("is not a role (admin, privacy_officer, sales, marketing, viewer)"))
+            .ok_or_else(|| {
+                ValueError::new("is not a role (admin, privacy_officer, sales, marketing, viewer)")
+            })
     }
 
     pub fn as_str(self) -> &'static str {

@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn umlauts_and_sharp_s_fold_to_base_letters() {
-        assert_eq!(name_tokens("Jürgen Groß-Müller"), vec!["jurgen", "gross", "muller"]);
+        assert_eq!(
+            name_tokens("Jürgen Groß-Müller"),
+            vec!["jurgen", "gross", "muller"]
+        );
     }
 
     #[test]

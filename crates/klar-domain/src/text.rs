@@ -7,9 +7,13 @@ use crate::error::ValueError;
 pub fn bounded(input: &str, max_chars: usize) -> Result<String, ValueError> {
     let s = input.trim();
     if s.chars().count() > max_chars {
-        return Err(ValueError::new(format!("is longer than {max_chars} characters")));
+        return Err(ValueError::new(format!(
+            "is longer than {max_chars} characters"
+        )));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err(ValueError::new("contains control characters"));
     }
     Ok(s.to_string())

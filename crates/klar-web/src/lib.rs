@@ -1,1 +1,112 @@
+//! Klar's web layer: the JSON API under `/api/v1` and the server-rendered UI.
+//!
+//! Handlers are thin: extract, check one permission, call the store, render.
+//! Blocking store work (writes, password hashing) runs on the blocking pool.
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod i18n;
+pub mod ui;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use klar_store::Store;
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// What the web layer needs to know about its installation.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Base URL of links in mails and of the `Origin` browsers send.
+    pub public_url: String,
+    /// Whether session cookies get the `Secure` attribute. On by default; off only when the
+    /// public URL is plain http on a non-loopback host, where browsers would drop them.
+    pub secure_cookies: bool,
+    pub password_params: klar_crypto::PasswordParams,
+}
+
+impl WebConfig {
+    pub fn new(public_url: impl Into<String>) -> Self {
+        let public_url = public_url.into().trim_end_matches('/').to_string();
+        Self {
+            public_url,
+            secure_cookies: true,
+            password_params: klar_crypto::PasswordParams::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<WebConfig>,
+    /// Bounds concurrent Argon2 hashing so logins cannot exhaust memory.
+    pub hashing: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: WebConfig) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            hashing: Arc::new(tokio::sync::Semaphore::new(2)),
+        }
+    }
+
+    /// Runs blocking store work off the async workers.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> error::AppResult<T> + Send + 'static,
+    ) -> error::AppResult<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store)).await?
+    }
+}
+
+/// The complete application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .nest("/api/v1", api::router())
+        .merge(ui::router())
+        .fallback(ui::not_found)
+        .method_not_allowed_fallback(ui::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            error::AppError::Internal("a handler panicked".into()).into_response()
+        }))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    match state.store.ping() {
+        Ok(()) => (axum::http::StatusCode::OK, "ok").into_response(),
+        Err(e) => error::AppError::Internal(e.to_string()).into_response(),
+    }
+}

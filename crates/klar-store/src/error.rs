@@ -1,0 +1,23 @@
+use klar_domain::DomainError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("cryptography: {0}")]
+    Crypto(#[from] klar_crypto::CryptoError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("a lock was poisoned by an earlier failure")]
+    Poisoned,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;

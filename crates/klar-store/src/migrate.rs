@@ -1,0 +1,66 @@
+//! Forward-only migrations, one history for every engine. A migration is never edited
+//! once it has shipped; changes go into a new one.
+
+use crate::db::{Conn, Db, Val, dialect_sql};
+use crate::error::Result;
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "m20261129_000001_foundation",
+    sql: include_str!("../migrations/m20261129_000001_foundation.sql"),
+}];
+
+/// Applies every migration not yet applied, each in its own transaction.
+/// Returns the versions applied now.
+pub fn migrate(db: &Db, now_ms: i64) -> Result<Vec<i64>> {
+    db.write(|c| {
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS klar_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            &[],
+        )
+        .map(|_| ())
+    })?;
+    let mut applied = Vec::new();
+    for m in MIGRATIONS {
+        let done = db.read(|c| is_applied(c, m.version))?;
+        if done {
+            continue;
+        }
+        db.write(|c| {
+            c.execute_batch(&dialect_sql(c.engine(), m.sql))?;
+            c.execute(
+                "INSERT INTO klar_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                &[Val::Int(m.version), m.name.into(), Val::Int(now_ms)],
+            )?;
+            Ok(())
+        })?;
+        tracing::info!(version = m.version, name = m.name, "migration applied");
+        applied.push(m.version);
+    }
+    Ok(applied)
+}
+
+fn is_applied(c: &Conn<'_>, version: i64) -> Result<bool> {
+    Ok(c.query_opt(
+        "SELECT version FROM klar_migrations WHERE version = $1",
+        &[Val::Int(version)],
+    )?
+    .is_some())
+}
+
+/// Whether the database already holds Klar's schema.
+pub fn has_schema(db: &Db) -> Result<bool> {
+    db.read(|c| {
+        Ok(c.query_opt(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'klar_migrations'",
+            &[],
+        )?
+        .is_some())
+    })
+}

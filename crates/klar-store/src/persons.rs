@@ -1,0 +1,513 @@
+//! Persons: the metadata in clear, every personal field encrypted under the person's
+//! own data key, and blind indexes for lookups.
+
+use crate::db::{Conn, Row, Val};
+use crate::error::{Result, StoreError};
+use crate::{Actor, Page, Store, cursor, from_ms, id, ms, opt_id};
+use klar_crypto::{BlindKind, Context, DataKey, Keyring, WrappedKey};
+use klar_domain::email::{Email, looks_like_email};
+use klar_domain::error::Errors;
+use klar_domain::ids::{OrganizationId, PersonId, TagId, UserId};
+use klar_domain::phone::{Phone, looks_like_phone};
+use klar_domain::records::{Person, PersonKind, PersonalData, RecordType, Stamp};
+use klar_domain::search::{MIN_PREFIX, name_prefixes, query_tokens};
+use std::collections::HashMap;
+
+const KEY_VERSION: u32 = 1;
+
+/// What a new person is made of; every value already parsed.
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    pub kind: PersonKind,
+    pub organization_id: Option<OrganizationId>,
+    pub owner_id: Option<UserId>,
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+    pub personal: PersonalData,
+}
+
+/// The editable part of a person, handed to the closure of [`Store::update_person`].
+#[derive(Debug, Clone)]
+pub struct PersonEdit {
+    pub kind: PersonKind,
+    pub organization_id: Option<OrganizationId>,
+    pub owner_id: Option<UserId>,
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+    pub personal: PersonalData,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PersonFilter {
+    /// Name prefix(es), an email address or a phone number.
+    pub q: Option<String>,
+    pub tag: Option<String>,
+    pub owner: Option<UserId>,
+    pub organization: Option<OrganizationId>,
+    pub kind: Option<PersonKind>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+const SELECT: &str = "SELECT p.id, p.kind, p.organization_id, p.owner_id, p.source, p.personal, \
+    p.created_at, p.created_by, p.updated_at, p.updated_by, k.wrapped_key \
+    FROM persons p JOIN person_keys k ON k.person_id = p.id";
+
+fn personal_ctx(id: &str) -> Context<'_> {
+    Context {
+        table: "persons",
+        column: "personal",
+        row_id: id,
+        key_version: KEY_VERSION,
+    }
+}
+
+pub(crate) fn tag_norm(t: &str) -> String {
+    t.trim().to_lowercase()
+}
+
+impl Store {
+    #[tracing::instrument(skip_all)]
+    pub fn create_person(&self, actor: Actor, new: NewPerson) -> Result<Person> {
+        let now = self.now();
+        let ids = self.create_persons(actor, vec![new.clone()])?;
+        let pid = ids.first().copied().ok_or(StoreError::NotFound)?;
+        tracing::info!(person_id = %pid, "person created");
+        Ok(Person {
+            id: pid,
+            kind: new.kind,
+            organization_id: new.organization_id,
+            owner_id: new.owner_id,
+            source: new.source,
+            tags: sorted_dedup_tags(new.tags),
+            personal: new.personal,
+            stamp: Stamp {
+                created_at: now,
+                created_by: actor.user_id,
+                updated_at: now,
+                updated_by: actor.user_id,
+            },
+        })
+    }
+
+    /// Creates several persons in one transaction (imports, demo data): all or none.
+    #[tracing::instrument(skip_all, fields(count = news.len()))]
+    pub fn create_persons(&self, actor: Actor, news: Vec<NewPerson>) -> Result<Vec<PersonId>> {
+        let now = self.now();
+        let mut rng = rand::rngs::OsRng;
+        let mut prepared = Vec::with_capacity(news.len());
+        for new in news {
+            let pid = PersonId::generate(now, &mut rng);
+            let sid = pid.to_string();
+            let dek = DataKey::generate(&mut rng);
+            let wrapped = self.keys.wrap(&dek, &sid, &mut rng)?;
+            let sealed = seal_personal(&dek, &sid, &new.personal)?;
+            let lookups = lookups(&self.keys, &new.personal);
+            prepared.push((pid, sid, wrapped, sealed, lookups, new));
+        }
+        self.db.write(|c| {
+            for (_, sid, wrapped, sealed, lookups, new) in &prepared {
+                check_refs(c, new.organization_id, new.owner_id)?;
+                crate::custom_fields::check_values(c, RecordType::Person, &new.personal.custom)?;
+                c.execute(
+                    "INSERT INTO person_keys (person_id, key_version, wrapped_key, created_at) VALUES ($1, $2, $3, $4)",
+                    &[sid.as_str().into(), Val::Int(KEY_VERSION.into()), Val::Blob(wrapped.0.clone()), Val::Int(ms(now))],
+                )?;
+                c.execute(
+                    "INSERT INTO persons (id, kind, organization_id, owner_id, source, personal, created_at, created_by, updated_at, updated_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $8)",
+                    &[
+                        sid.as_str().into(),
+                        new.kind.as_str().into(),
+                        new.organization_id.map(|o| o.to_string()).into(),
+                        new.owner_id.map(|o| o.to_string()).into(),
+                        new.source.clone().into(),
+                        Val::Blob(sealed.clone()),
+                        Val::Int(ms(now)),
+                        actor.user_id.map(|u| u.to_string()).into(),
+                    ],
+                )?;
+                write_lookups(c, sid, lookups)?;
+                set_tags(c, sid, &new.tags, now)?;
+            }
+            Ok(())
+        })?;
+        Ok(prepared.into_iter().map(|p| p.0).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(person_id = %pid))]
+    pub fn get_person(&self, pid: PersonId) -> Result<Person> {
+        self.db.read(|c| {
+            let row = c.query_one(
+                &format!("{SELECT} WHERE p.id = $1"),
+                &[pid.to_string().into()],
+            )?;
+            let tags = tags_of(c, &[pid.to_string()])?;
+            decode_person(&self.keys, &row, &tags)
+        })
+    }
+
+    /// Changes a person in one transaction: the closure sees the current values and
+    /// edits them; the result is validated, re-encrypted and re-indexed.
+    #[tracing::instrument(skip_all, fields(person_id = %pid))]
+    pub fn update_person(
+        &self,
+        actor: Actor,
+        pid: PersonId,
+        edit: impl FnOnce(&mut PersonEdit) -> std::result::Result<(), klar_domain::DomainError>,
+    ) -> Result<Person> {
+        let now = self.now();
+        let sid = pid.to_string();
+        self.db.write(|c| {
+            let row = c.query_one(&format!("{SELECT} WHERE p.id = $1"), &[sid.as_str().into()])?;
+            let tags = tags_of(c, std::slice::from_ref(&sid))?;
+            let current = decode_person(&self.keys, &row, &tags)?;
+            let mut e = PersonEdit {
+                kind: current.kind,
+                organization_id: current.organization_id,
+                owner_id: current.owner_id,
+                source: current.source.clone(),
+                tags: current.tags.clone(),
+                personal: current.personal.clone(),
+            };
+            edit(&mut e)?;
+            check_refs(c, e.organization_id, e.owner_id)?;
+            crate::custom_fields::check_values(c, RecordType::Person, &e.personal.custom)?;
+            let wrapped = WrappedKey(row.get::<Vec<u8>>(10)?);
+            let dek = self.keys.unwrap(&wrapped, &sid)?;
+            let sealed = seal_personal(&dek, &sid, &e.personal)?;
+            c.execute(
+                "UPDATE persons SET kind = $2, organization_id = $3, owner_id = $4, source = $5, personal = $6, \
+                 updated_at = $7, updated_by = $8 WHERE id = $1",
+                &[
+                    sid.as_str().into(),
+                    e.kind.as_str().into(),
+                    e.organization_id.map(|o| o.to_string()).into(),
+                    e.owner_id.map(|o| o.to_string()).into(),
+                    e.source.clone().into(),
+                    Val::Blob(sealed),
+                    Val::Int(ms(now)),
+                    actor.user_id.map(|u| u.to_string()).into(),
+                ],
+            )?;
+            if e.personal != current.personal {
+                c.execute("DELETE FROM person_lookup WHERE person_id = $1", &[sid.as_str().into()])?;
+                write_lookups(c, &sid, &lookups(&self.keys, &e.personal))?;
+            }
+            if e.tags != current.tags {
+                c.execute("DELETE FROM person_tags WHERE person_id = $1", &[sid.as_str().into()])?;
+                set_tags(c, &sid, &e.tags, now)?;
+            }
+            tracing::info!("person updated");
+            Ok(Person {
+                id: pid,
+                kind: e.kind,
+                organization_id: e.organization_id,
+                owner_id: e.owner_id,
+                source: e.source,
+                tags: sorted_dedup_tags(e.tags),
+                personal: e.personal,
+                stamp: Stamp {
+                    created_at: current.stamp.created_at,
+                    created_by: current.stamp.created_by,
+                    updated_at: now,
+                    updated_by: actor.user_id,
+                },
+            })
+        })
+    }
+
+    /// Erases a person: her data key is destroyed first (crypto-shredding), then every row
+    /// that held her ciphertext or index entries. Deals keep their numbers without her.
+    #[tracing::instrument(skip_all, fields(person_id = %pid))]
+    pub fn erase_person(&self, pid: PersonId) -> Result<()> {
+        let sid = pid.to_string();
+        self.db.write(|c| {
+            let n = c.execute("DELETE FROM person_keys WHERE person_id = $1 AND EXISTS (SELECT 1 FROM persons WHERE id = $1)", &[sid.as_str().into()])?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            c.execute("DELETE FROM activities WHERE person_id = $1", &[sid.as_str().into()])?;
+            c.execute("UPDATE deals SET person_id = NULL WHERE person_id = $1", &[sid.as_str().into()])?;
+            c.execute("DELETE FROM person_lookup WHERE person_id = $1", &[sid.as_str().into()])?;
+            c.execute("DELETE FROM person_tags WHERE person_id = $1", &[sid.as_str().into()])?;
+            c.execute("DELETE FROM persons WHERE id = $1", &[sid.as_str().into()])?;
+            Ok(())
+        })?;
+        tracing::info!("person erased");
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(limit = f.limit))]
+    pub fn list_persons(&self, f: &PersonFilter) -> Result<Page<Person>> {
+        let limit = f.limit.clamp(1, 200);
+        let mut sql = format!("{SELECT} WHERE 1 = 1");
+        let mut params: Vec<Val> = Vec::new();
+        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let Some((kind, hashes)) = self.query_hashes(q) else {
+                return Ok(Page {
+                    items: vec![],
+                    next_cursor: None,
+                });
+            };
+            let first = params.len() + 2;
+            params.push(kind.as_str().into());
+            let n = hashes.len();
+            let kind_idx = params.len();
+            for h in hashes {
+                params.push(Val::Blob(h));
+            }
+            params.push(Val::Int(n as i64));
+            sql.push_str(&format!(
+                " AND p.id IN (SELECT person_id FROM person_lookup WHERE kind = ${kind_idx} AND hash IN ({}) \
+                 GROUP BY person_id HAVING COUNT(*) = ${})",
+                Conn::placeholders(first, n),
+                params.len()
+            ));
+        }
+        if let Some(org) = f.organization {
+            params.push(org.to_string().into());
+            sql.push_str(&format!(" AND p.organization_id = ${}", params.len()));
+        }
+        if let Some(owner) = f.owner {
+            params.push(owner.to_string().into());
+            sql.push_str(&format!(" AND p.owner_id = ${}", params.len()));
+        }
+        if let Some(kind) = f.kind {
+            params.push(kind.as_str().into());
+            sql.push_str(&format!(" AND p.kind = ${}", params.len()));
+        }
+        if let Some(tag) = &f.tag {
+            params.push(tag_norm(tag).into());
+            sql.push_str(&format!(
+                " AND p.id IN (SELECT pt.person_id FROM person_tags pt JOIN tags t ON t.id = pt.tag_id WHERE t.name_norm = ${})",
+                params.len()
+            ));
+        }
+        if let Some(c) = &f.cursor {
+            let after: PersonId = cursor::decode(c).ok_or_else(|| {
+                StoreError::Invalid(klar_domain::DomainError::field(
+                    "cursor",
+                    "is not a cursor this server issued",
+                ))
+            })?;
+            params.push(after.to_string().into());
+            sql.push_str(&format!(" AND p.id < ${}", params.len()));
+        }
+        params.push(Val::Int(limit as i64 + 1));
+        sql.push_str(&format!(" ORDER BY p.id DESC LIMIT ${}", params.len()));
+        self.db.read(|c| {
+            let mut rows = c.query(&sql, &params)?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let ids: Vec<String> = rows
+                .iter()
+                .map(|r| r.get::<String>(0))
+                .collect::<Result<_>>()?;
+            let tags = tags_of(c, &ids)?;
+            let items = rows
+                .iter()
+                .map(|r| decode_person(&self.keys, r, &tags))
+                .collect::<Result<Vec<_>>>()?;
+            let next_cursor = if more {
+                ids.last().map(|l| cursor::encode(l))
+            } else {
+                None
+            };
+            Ok(Page { items, next_cursor })
+        })
+    }
+
+    /// Persons whose primary or other email equals `email` (duplicate check).
+    pub fn find_persons_by_email(&self, email: &Email) -> Result<Vec<PersonId>> {
+        let h = self
+            .keys
+            .blind()
+            .compute(BlindKind::Email, &email.normalized());
+        self.db.read(|c| {
+            c.query(
+                "SELECT person_id FROM person_lookup WHERE kind = $1 AND hash = $2",
+                &[BlindKind::Email.as_str().into(), Val::Blob(h)],
+            )?
+            .iter()
+            .map(|r| id(r.get::<String>(0)?))
+            .collect()
+        })
+    }
+
+    pub fn count_persons(&self) -> Result<i64> {
+        self.db
+            .read(|c| c.query_one("SELECT COUNT(*) FROM persons", &[])?.get(0))
+    }
+
+    /// All tag names in use, sorted.
+    pub fn list_tags(&self) -> Result<Vec<String>> {
+        self.db.read(|c| {
+            c.query("SELECT name FROM tags ORDER BY name_norm", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        })
+    }
+
+    fn query_hashes(&self, q: &str) -> Option<(BlindKind, Vec<Vec<u8>>)> {
+        let b = self.keys.blind();
+        if looks_like_email(q) {
+            let e = Email::parse(q).ok()?;
+            return Some((
+                BlindKind::Email,
+                vec![b.compute(BlindKind::Email, &e.normalized())],
+            ));
+        }
+        if looks_like_phone(q) {
+            let p = Phone::parse(q).ok()?;
+            return Some((
+                BlindKind::Phone,
+                vec![b.compute(BlindKind::Phone, p.as_str())],
+            ));
+        }
+        let toks: Vec<Vec<u8>> = query_tokens(q)
+            .into_iter()
+            .filter(|t| t.chars().count() >= MIN_PREFIX)
+            .map(|t| b.compute(BlindKind::NamePrefix, &t))
+            .collect();
+        (!toks.is_empty()).then_some((BlindKind::NamePrefix, toks))
+    }
+}
+
+fn sorted_dedup_tags(mut tags: Vec<String>) -> Vec<String> {
+    tags.sort_by_key(|t| tag_norm(t));
+    tags.dedup_by_key(|t| tag_norm(t));
+    tags
+}
+
+fn seal_personal(dek: &DataKey, sid: &str, p: &PersonalData) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(p)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode person: {e}")))?;
+    Ok(dek.seal(&personal_ctx(sid), &json, &mut rand::rngs::OsRng)?)
+}
+
+fn lookups(keys: &Keyring, p: &PersonalData) -> Vec<(BlindKind, Vec<u8>)> {
+    let b = keys.blind();
+    let mut out = Vec::new();
+    for e in &p.emails {
+        out.push((
+            BlindKind::Email,
+            b.compute(BlindKind::Email, &e.value.normalized()),
+        ));
+    }
+    for ph in &p.phones {
+        out.push((
+            BlindKind::Phone,
+            b.compute(BlindKind::Phone, ph.value.as_str()),
+        ));
+    }
+    for pre in name_prefixes([p.first_name.as_str(), p.last_name.as_str()]) {
+        out.push((
+            BlindKind::NamePrefix,
+            b.compute(BlindKind::NamePrefix, &pre),
+        ));
+    }
+    out
+}
+
+fn write_lookups(c: &Conn<'_>, sid: &str, lookups: &[(BlindKind, Vec<u8>)]) -> Result<()> {
+    for (kind, hash) in lookups {
+        c.execute(
+            "INSERT INTO person_lookup (kind, hash, person_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[kind.as_str().into(), Val::Blob(hash.clone()), sid.into()],
+        )?;
+    }
+    Ok(())
+}
+
+fn set_tags(c: &Conn<'_>, sid: &str, tags: &[String], now: jiff::Timestamp) -> Result<()> {
+    for t in tags {
+        let norm = tag_norm(t);
+        let tid = TagId::generate(now, &mut rand::rngs::OsRng);
+        c.execute(
+            "INSERT INTO tags (id, name, name_norm) VALUES ($1, $2, $3) ON CONFLICT (name_norm) DO NOTHING",
+            &[tid.to_string().into(), t.trim().into(), norm.as_str().into()],
+        )?;
+        c.execute(
+            "INSERT INTO person_tags (person_id, tag_id) SELECT $1, id FROM tags WHERE name_norm = $2 ON CONFLICT DO NOTHING",
+            &[sid.into(), norm.into()],
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn check_refs(
+    c: &Conn<'_>,
+    org: Option<OrganizationId>,
+    owner: Option<UserId>,
+) -> Result<()> {
+    let mut errs = Errors::new();
+    if let Some(o) = org {
+        if c.query_opt(
+            "SELECT id FROM organizations WHERE id = $1",
+            &[o.to_string().into()],
+        )?
+        .is_none()
+        {
+            errs.push("organization_id", "names no existing organization");
+        }
+    }
+    if let Some(u) = owner {
+        if c.query_opt(
+            "SELECT id FROM users WHERE id = $1 AND active = 1",
+            &[u.to_string().into()],
+        )?
+        .is_none()
+        {
+            errs.push("owner_id", "names no active staff account");
+        }
+    }
+    Ok(errs.finish()?)
+}
+
+fn tags_of(c: &Conn<'_>, ids: &[String]) -> Result<HashMap<String, Vec<String>>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let params: Vec<Val> = ids.iter().map(Val::from).collect();
+    let rows = c.query(
+        &format!(
+            "SELECT pt.person_id, t.name FROM person_tags pt JOIN tags t ON t.id = pt.tag_id \
+             WHERE pt.person_id IN ({}) ORDER BY t.name_norm",
+            Conn::placeholders(1, ids.len())
+        ),
+        &params,
+    )?;
+    for r in rows {
+        out.entry(r.get::<String>(0)?)
+            .or_default()
+            .push(r.get::<String>(1)?);
+    }
+    Ok(out)
+}
+
+fn decode_person(keys: &Keyring, r: &Row, tags: &HashMap<String, Vec<String>>) -> Result<Person> {
+    let sid: String = r.get(0)?;
+    let dek = keys.unwrap(&WrappedKey(r.get::<Vec<u8>>(10)?), &sid)?;
+    let plain = dek.open(&personal_ctx(&sid), &r.get::<Vec<u8>>(5)?)?;
+    let personal: PersonalData = serde_json::from_slice(&plain)
+        .map_err(|_| StoreError::Corrupt("person record does not decode".into()))?;
+    Ok(Person {
+        id: id(sid.clone())?,
+        kind: PersonKind::parse(&r.get::<String>(1)?)
+            .map_err(|_| StoreError::Corrupt("person kind".into()))?,
+        organization_id: opt_id(r.get(2)?)?,
+        owner_id: opt_id(r.get(3)?)?,
+        source: r.get(4)?,
+        tags: tags.get(&sid).cloned().unwrap_or_default(),
+        personal,
+        stamp: Stamp {
+            created_at: from_ms(r.get(6)?)?,
+            created_by: opt_id(r.get(7)?)?,
+            updated_at: from_ms(r.get(8)?)?,
+            updated_by: opt_id(r.get(9)?)?,
+        },
+    })
+}

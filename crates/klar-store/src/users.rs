@@ -1,0 +1,207 @@
+//! Staff accounts, API tokens and web sessions. Tokens and session ids are stored only
+//! as keyed hashes; passwords only as Argon2id hashes.
+
+use crate::db::{Row, Val};
+use crate::error::{Result, StoreError};
+use crate::{Store, from_ms, id, ms};
+use klar_crypto::{constant_time_eq, hash_token, new_token};
+use klar_domain::ids::{TokenId, UserId};
+use klar_domain::role::Role;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub role: Role,
+    pub locale: Option<String>,
+    pub active: bool,
+    pub created_at: jiff::Timestamp,
+}
+
+/// A logged-in web session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+    pub expires_at: jiff::Timestamp,
+}
+
+const SELECT: &str = "SELECT id, email, role, locale, active, created_at FROM users";
+
+/// Staff emails are compared in lower case.
+pub fn normalize_staff_email(e: &str) -> String {
+    e.trim().to_lowercase()
+}
+
+impl Store {
+    /// Creates a staff account. `password_hash` is an Argon2id PHC string (hashing is done by
+    /// the caller, off the async runtime).
+    pub fn create_user(&self, email: &str, role: Role, password_hash: &str) -> Result<User> {
+        let now = self.now();
+        let uid = UserId::generate(now, &mut rand::rngs::OsRng);
+        let email = normalize_staff_email(email);
+        self.db.write(|c| {
+            if c.query_opt("SELECT id FROM users WHERE email = $1", &[email.as_str().into()])?.is_some() {
+                return Err(StoreError::Conflict("a staff account with this email exists".into()));
+            }
+            c.execute(
+                "INSERT INTO users (id, email, role, password_hash, active, created_at) VALUES ($1, $2, $3, $4, 1, $5)",
+                &[uid.to_string().into(), email.as_str().into(), role.as_str().into(), password_hash.into(), Val::Int(ms(now))],
+            )?;
+            Ok(())
+        })?;
+        self.get_user(uid)
+    }
+
+    pub fn get_user(&self, uid: UserId) -> Result<User> {
+        self.db.read(|c| {
+            decode(&c.query_one(
+                &format!("{SELECT} WHERE id = $1"),
+                &[uid.to_string().into()],
+            )?)
+        })
+    }
+
+    pub fn user_by_email(&self, email: &str) -> Result<User> {
+        let email = normalize_staff_email(email);
+        self.db
+            .read(|c| decode(&c.query_one(&format!("{SELECT} WHERE email = $1"), &[email.into()])?))
+    }
+
+    pub fn list_users(&self) -> Result<Vec<User>> {
+        self.db.read(|c| {
+            c.query(&format!("{SELECT} ORDER BY email"), &[])?
+                .iter()
+                .map(decode)
+                .collect()
+        })
+    }
+
+    /// The password hash of an active account, for login.
+    pub fn password_hash(&self, email: &str) -> Result<Option<(User, String)>> {
+        let email = normalize_staff_email(email);
+        self.db.read(|c| {
+            let Some(r) = c.query_opt(
+                &format!("SELECT id, email, role, locale, active, created_at, password_hash FROM users WHERE email = $1 AND active = 1"),
+                &[email.into()],
+            )?
+            else {
+                return Ok(None);
+            };
+            let hash: Option<String> = r.get(6)?;
+            Ok(hash.map(|h| (decode(&r), h)).map(|(u, h)| u.map(|u| (u, h))).transpose()?)
+        })
+    }
+
+    pub fn set_user_locale(&self, uid: UserId, locale: Option<&str>) -> Result<()> {
+        self.db.write(|c| {
+            c.execute(
+                "UPDATE users SET locale = $2 WHERE id = $1",
+                &[uid.to_string().into(), locale.map(str::to_string).into()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Creates an API token and returns it; only its keyed hash is stored.
+    pub fn create_token(&self, uid: UserId) -> Result<String> {
+        let now = self.now();
+        let mut rng = rand::rngs::OsRng;
+        let token = new_token("klar_", &mut rng);
+        let h = hash_token(self.keys.session_secret(), &token);
+        let tid = TokenId::generate(now, &mut rng);
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO api_tokens (id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+                &[tid.to_string().into(), uid.to_string().into(), Val::Blob(h), Val::Int(ms(now))],
+            )
+        })?;
+        Ok(token)
+    }
+
+    /// The active user an API token belongs to.
+    pub fn user_by_token(&self, token: &str) -> Result<Option<User>> {
+        let h = hash_token(self.keys.session_secret(), token);
+        self.db.read(|c| {
+            let r = c.query_opt(
+                "SELECT u.id, u.email, u.role, u.locale, u.active, u.created_at, t.token_hash FROM api_tokens t \
+                 JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active = 1",
+                &[Val::Blob(h.clone())],
+            )?;
+            match r {
+                // The index lookup found it; compare once more in constant time.
+                Some(r) if constant_time_eq(&r.get::<Vec<u8>>(6)?, &h) => Ok(Some(decode(&r)?)),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    /// Starts a web session; returns the session id for the cookie.
+    pub fn create_session(
+        &self,
+        uid: UserId,
+        ttl: jiff::SignedDuration,
+    ) -> Result<(String, Session)> {
+        let now = self.now();
+        let mut rng = rand::rngs::OsRng;
+        let sid = new_token("", &mut rng);
+        let csrf = new_token("", &mut rng);
+        let expires = now
+            .checked_add(ttl)
+            .map_err(|_| StoreError::Corrupt("session expiry".into()))?;
+        self.db.write(|c| {
+            c.execute("DELETE FROM sessions WHERE expires_at < $1", &[Val::Int(ms(now))])?;
+            c.execute(
+                "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    Val::Blob(hash_token(self.keys.session_secret(), &sid)),
+                    uid.to_string().into(),
+                    csrf.as_str().into(),
+                    Val::Int(ms(now)),
+                    Val::Int(ms(expires)),
+                ],
+            )
+        })?;
+        let user = self.get_user(uid)?;
+        Ok((
+            sid,
+            Session {
+                user,
+                csrf_token: csrf,
+                expires_at: expires,
+            },
+        ))
+    }
+
+    pub fn session(&self, sid: &str) -> Result<Option<Session>> {
+        let now = self.now();
+        let h = hash_token(self.keys.session_secret(), sid);
+        self.db.read(|c| {
+            let r = c.query_opt(
+                "SELECT u.id, u.email, u.role, u.locale, u.active, u.created_at, s.csrf_token, s.expires_at FROM sessions s \
+                 JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.active = 1",
+                &[Val::Blob(h), Val::Int(ms(now))],
+            )?;
+            r.map(|r| Ok(Session { user: decode(&r)?, csrf_token: r.get(6)?, expires_at: from_ms(r.get(7)?)? }))
+                .transpose()
+        })
+    }
+
+    pub fn delete_session(&self, sid: &str) -> Result<()> {
+        let h = hash_token(self.keys.session_secret(), sid);
+        self.db
+            .write(|c| c.execute("DELETE FROM sessions WHERE id_hash = $1", &[Val::Blob(h)]))?;
+        Ok(())
+    }
+}
+
+fn decode(r: &Row) -> Result<User> {
+    Ok(User {
+        id: id(r.get::<String>(0)?)?,
+        email: r.get(1)?,
+        role: Role::parse(&r.get::<String>(2)?).map_err(|_| StoreError::Corrupt("role".into()))?,
+        locale: r.get(3)?,
+        active: r.get(4)?,
+        created_at: from_ms(r.get(5)?)?,
+    })
+}

@@ -1,0 +1,38 @@
+// Klar's only script: search-as-you-type. Pages work without it.
+"use strict";
+(function () {
+  function debounce(fn, ms) {
+    let t = null;
+    return function () {
+      clearTimeout(t);
+      const args = arguments;
+      t = setTimeout(function () { fn.apply(null, args); }, ms);
+    };
+  }
+  function wire(input) {
+    const url = input.getAttribute("data-live-search");
+    const target = document.getElementById(input.getAttribute("data-live-target"));
+    if (!url || !target) return;
+    let seq = 0;
+    const run = debounce(function () {
+      const form = input.form;
+      const params = new URLSearchParams(form ? new FormData(form) : undefined);
+      params.set(input.name, input.value);
+      const mine = ++seq;
+      fetch(url + "?" + params.toString(), { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html !== null && mine === seq) {
+            target.innerHTML = html;
+            target.setAttribute("aria-busy", "false");
+          }
+        })
+        .catch(function () {});
+      target.setAttribute("aria-busy", "true");
+    }, 150);
+    input.addEventListener("input", run);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-live-search]").forEach(wire);
+  });
+})();

@@ -1,0 +1,104 @@
+//! The JSON API under `/api/v1`. Routes and their OpenAPI description are declared side
+//! by side; `GET /api/v1/openapi.json` serves the generated document.
+
+pub mod activities;
+pub mod common;
+pub mod deals;
+pub mod organizations;
+pub mod persons;
+
+use crate::AppState;
+use axum::Router;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route(
+            "/persons",
+            get(persons::list_persons).post(persons::create_person),
+        )
+        .route(
+            "/persons/{id}",
+            get(persons::get_person)
+                .patch(persons::update_person)
+                .delete(persons::delete_person),
+        )
+        .route(
+            "/organizations",
+            get(organizations::list_organizations).post(organizations::create_organization),
+        )
+        .route(
+            "/organizations/{id}",
+            get(organizations::get_organization).patch(organizations::update_organization),
+        )
+        .route("/deals", get(deals::list_deals).post(deals::create_deal))
+        .route(
+            "/deals/{id}",
+            get(deals::get_deal).patch(deals::update_deal),
+        )
+        .route(
+            "/activities",
+            get(activities::list_activities).post(activities::create_activity),
+        )
+        .route(
+            "/activities/{id}",
+            get(activities::get_activity).patch(activities::update_activity),
+        )
+        .fallback(common::api_not_found)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Klar API", description = "The JSON API of Klar, the privacy-first CRM. Errors are RFC 9457 problem documents."),
+    paths(
+        persons::list_persons, persons::create_person, persons::get_person, persons::update_person, persons::delete_person,
+        organizations::list_organizations, organizations::create_organization, organizations::get_organization,
+        organizations::update_organization,
+        deals::list_deals, deals::create_deal, deals::get_deal, deals::update_deal,
+        activities::list_activities, activities::create_activity, activities::get_activity, activities::update_activity,
+    ),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "persons", description = "People: contacts and leads. Personal fields are encrypted at rest."),
+        (name = "organizations", description = "Companies and other organizations."),
+        (name = "deals", description = "Deals in the sales pipeline."),
+        (name = "activities", description = "Notes, calls, meetings, emails and tasks on the timeline."),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::new(crate::auth::SESSION_COOKIE),
+            )),
+        );
+    }
+}
+
+/// The OpenAPI 3.1 document, generated from the handlers.
+pub fn openapi_document() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".into())
+}
+
+async fn openapi_json() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi_document(),
+    )
+}

@@ -1,0 +1,62 @@
+//! What every page needs: translations, the logged-in user, the CSRF token, the active nav.
+
+use crate::i18n::{Locale, Tr};
+use axum::http::HeaderMap;
+use klar_domain::role::{Permission, Role};
+use klar_store::users::Session;
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub t: Tr,
+    pub user_email: Option<String>,
+    pub role: Option<Role>,
+    pub csrf: String,
+    pub active: &'static str,
+}
+
+impl Layout {
+    pub fn for_session(s: &Session, headers: &HeaderMap, active: &'static str) -> Self {
+        let locale = s
+            .user
+            .locale
+            .as_deref()
+            .and_then(Locale::parse)
+            .unwrap_or_else(|| Locale::from_accept_language(accept_language(headers)));
+        Layout {
+            t: Tr { locale },
+            user_email: Some(s.user.email.clone()),
+            role: Some(s.user.role),
+            csrf: s.csrf_token.clone(),
+            active,
+        }
+    }
+
+    pub fn anonymous(headers: &HeaderMap) -> Self {
+        Layout {
+            t: Tr {
+                locale: Locale::from_accept_language(accept_language(headers)),
+            },
+            user_email: None,
+            role: None,
+            csrf: String::new(),
+            active: "",
+        }
+    }
+
+    pub fn can_read_crm(&self) -> bool {
+        self.role.is_some_and(|r| r.allows(Permission::ReadCrm))
+    }
+
+    pub fn can_write_crm(&self) -> bool {
+        self.role.is_some_and(|r| r.allows(Permission::WriteCrm))
+    }
+
+    pub fn is(&self, nav: &str) -> bool {
+        self.active == nav
+    }
+}
+
+fn accept_language(h: &HeaderMap) -> Option<&str> {
+    h.get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}

@@ -1,0 +1,105 @@
+//! The server-rendered UI. Pages work without JavaScript (plain forms and links); the
+//! small script in `assets/app.js` adds search-as-you-type. No third-party assets, no CDN.
+
+pub mod assets;
+pub mod layout;
+pub mod persons;
+pub mod session;
+
+use crate::AppState;
+use crate::error::AppError;
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+pub use layout::Layout;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(session::home))
+        .route(
+            "/login",
+            get(session::login_page).post(session::login_submit),
+        )
+        .route("/logout", axum::routing::post(session::logout))
+        .route("/assets/{file}", get(assets::asset))
+        .route(
+            "/persons",
+            get(persons::persons_list_page).post(persons::persons_create_submit),
+        )
+        .route("/persons/rows", get(persons::persons_rows_partial))
+        .route("/persons/new", get(persons::persons_new_page))
+        .route(
+            "/persons/{id}",
+            get(persons::persons_show_page).post(persons::persons_update_submit),
+        )
+        .route("/persons/{id}/edit", get(persons::persons_edit_page))
+        .route(
+            "/persons/{id}/activities",
+            axum::routing::post(persons::persons_activity_submit),
+        )
+}
+
+/// Renders a template into a response with the given status.
+pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => AppError::Internal(format!("template: {e}")).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub p: Layout,
+    pub status: u16,
+    pub message: String,
+}
+
+/// Whether the client wants HTML (a browser) rather than JSON.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    if wants_html(&headers) && !uri.path().starts_with("/api/") {
+        let p = Layout::anonymous(&headers);
+        let message = p.t.get("error-not-found").to_string();
+        return render(
+            StatusCode::NOT_FOUND,
+            &ErrorPage {
+                p,
+                status: 404,
+                message,
+            },
+        );
+    }
+    AppError::NotFound(format!("there is nothing at {}", uri.path())).into_response()
+}
+
+pub async fn method_not_allowed() -> Response {
+    AppError::MethodNotAllowed("this method is not allowed here".into()).into_response()
+}
+
+/// `1234567` cents in EUR → `12.345,67 EUR`.
+pub fn layout_money(cents: i64, currency: &str) -> String {
+    let neg = cents < 0;
+    let c = cents.unsigned_abs();
+    let units = (c / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(ch);
+    }
+    format!(
+        "{}{grouped},{:02} {currency}",
+        if neg { "-" } else { "" },
+        c % 100
+    )
+}
