@@ -217,21 +217,42 @@ impl Store {
         })
     }
 
-    /// Erases a person: her data key is destroyed first (crypto-shredding), then every row
-    /// that held her ciphertext or index entries. Deals keep their numbers without her.
+    /// Erases a person: every row that held her ciphertext or index entries and her data key
+    /// (crypto-shredding: any copy of her ciphertext elsewhere becomes unreadable). Deals keep their numbers without her.
     #[tracing::instrument(skip_all, fields(person_id = %pid))]
     pub fn erase_person(&self, pid: PersonId) -> Result<()> {
         let sid = pid.to_string();
         self.db.write(|c| {
-            let n = c.execute("DELETE FROM person_keys WHERE person_id = $1 AND EXISTS (SELECT 1 FROM persons WHERE id = $1)", &[sid.as_str().into()])?;
-            if n == 0 {
+            if c.query_opt(
+                "SELECT id FROM persons WHERE id = $1",
+                &[sid.as_str().into()],
+            )?
+            .is_none()
+            {
                 return Err(StoreError::NotFound);
             }
-            c.execute("DELETE FROM activities WHERE person_id = $1", &[sid.as_str().into()])?;
-            c.execute("UPDATE deals SET person_id = NULL WHERE person_id = $1", &[sid.as_str().into()])?;
-            c.execute("DELETE FROM person_lookup WHERE person_id = $1", &[sid.as_str().into()])?;
-            c.execute("DELETE FROM person_tags WHERE person_id = $1", &[sid.as_str().into()])?;
+            c.execute(
+                "DELETE FROM activities WHERE person_id = $1",
+                &[sid.as_str().into()],
+            )?;
+            c.execute(
+                "UPDATE deals SET person_id = NULL WHERE person_id = $1",
+                &[sid.as_str().into()],
+            )?;
+            c.execute(
+                "DELETE FROM person_lookup WHERE person_id = $1",
+                &[sid.as_str().into()],
+            )?;
+            c.execute(
+                "DELETE FROM person_tags WHERE person_id = $1",
+                &[sid.as_str().into()],
+            )?;
             c.execute("DELETE FROM persons WHERE id = $1", &[sid.as_str().into()])?;
+            // Last, the key: with secure_delete on, its bytes are overwritten on disk.
+            c.execute(
+                "DELETE FROM person_keys WHERE person_id = $1",
+                &[sid.as_str().into()],
+            )?;
             Ok(())
         })?;
         tracing::info!("person erased");

@@ -123,3 +123,17 @@ mod tests {
         assert!(r.contains("expected i64"));
     }
 }
+
+/// A path segment (an id). Anything that cannot be read as text is simply not found.
+pub struct ApiPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(s)| ApiPath(s))
+            .map_err(|_| AppError::NotFound("no record with this id".into()))
+    }
+}

@@ -4,9 +4,9 @@ use super::common::{List, field_id, idempotent_create, limit, path_id};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{AppResult, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use klar_domain::error::Errors;
@@ -148,6 +148,16 @@ pub fn parse(b: &ActivityBody, auth: &Auth, now: jiff::Timestamp) -> AppResult<A
         done: b.done.unwrap_or(false),
         owner_id: Some(auth.user.id),
     };
+    if e.person_id.is_none()
+        && e.organization_id.is_none()
+        && e.deal_id.is_none()
+        && b.person_id.is_none()
+    {
+        errs.push(
+            "person_id",
+            "an activity concerns a person, an organization or a deal",
+        );
+    }
     errs.finish()?;
     Ok(e)
 }
@@ -231,7 +241,7 @@ pub async fn create_activity(
 pub async fn get_activity(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> AppResult<Json<ActivityOut>> {
     auth.require(Permission::ReadCrm)?;
     let aid: ActivityId = path_id(&id, "activity")?;
@@ -244,7 +254,7 @@ pub async fn get_activity(
 pub async fn update_activity(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     body: ApiJson<ActivityPatch>,
 ) -> AppResult<Json<ActivityOut>> {
     auth.require(Permission::WriteCrm)?;

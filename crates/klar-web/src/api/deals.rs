@@ -4,9 +4,9 @@ use super::common::{List, double_option, field_id, idempotent_create, limit, pat
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{AppResult, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use klar_domain::DomainError;
@@ -250,7 +250,7 @@ pub async fn create_deal(
 pub async fn get_deal(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> AppResult<Json<DealOut>> {
     auth.require(Permission::ReadCrm)?;
     let did: DealId = path_id(&id, "deal")?;
@@ -263,7 +263,7 @@ pub async fn get_deal(
 pub async fn update_deal(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     body: ApiJson<DealBody>,
 ) -> AppResult<Json<DealOut>> {
     auth.require(Permission::WriteCrm)?;

@@ -5,9 +5,9 @@ use super::persons::{AddressBody, parse_address};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{AppResult, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use klar_domain::DomainError;
@@ -200,7 +200,7 @@ pub async fn create_organization(
 pub async fn get_organization(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> AppResult<Json<OrganizationOut>> {
     auth.require(Permission::ReadCrm)?;
     let oid: OrganizationId = path_id(&id, "organization")?;
@@ -215,7 +215,7 @@ pub async fn get_organization(
 pub async fn update_organization(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     body: ApiJson<OrganizationBody>,
 ) -> AppResult<Json<OrganizationOut>> {
     auth.require(Permission::WriteCrm)?;

@@ -4,9 +4,9 @@ use super::common::{List, double_option, field_id, idempotent_create, limit, pat
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use klar_domain::DomainError;
@@ -478,7 +478,7 @@ pub fn new_person(b: &PersonBody, auth: &Auth, now: jiff::Timestamp) -> AppResul
 pub async fn get_person(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> AppResult<Json<PersonOut>> {
     auth.require(Permission::ReadCrm)?;
     let pid: PersonId = path_id(&id, "person")?;
@@ -495,7 +495,7 @@ pub async fn get_person(
 pub async fn update_person(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     body: ApiJson<PersonBody>,
 ) -> AppResult<Json<PersonOut>> {
     auth.require(Permission::WriteCrm)?;
@@ -517,7 +517,7 @@ pub async fn update_person(
 pub async fn delete_person(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> AppResult<StatusCode> {
     auth.require(Permission::WriteCrm)?;
     let pid: PersonId = path_id(&id, "person")?;

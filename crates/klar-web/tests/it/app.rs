@@ -1,0 +1,170 @@
+//! `TestApp`: a running Klar on a random loopback port with its own data directory.
+
+use klar_crypto::PasswordParams;
+use klar_domain::clock::SystemClock;
+use klar_domain::role::Role;
+use klar_store::{Store, StoreConfig};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig::new(dir.path()), Arc::new(SystemClock)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut config = klar_web::WebConfig::new(base.clone());
+        config.password_params = PasswordParams::cheap();
+        let app = klar_web::app(klar_web::AppState::new(store.clone(), config));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestApp {
+            base,
+            store,
+            dir,
+            http,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// Creates a staff account with the given role and returns an API token for it.
+    pub fn user_with_role(&self, email: &str, role: Role) -> String {
+        let hash = klar_crypto::hash_password(
+            "Correct-Horse-Battery-9",
+            PasswordParams::cheap(),
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+        let u = self.store.create_user(email, role, &hash).unwrap();
+        self.store.create_token(u.id).unwrap()
+    }
+
+    pub fn sales_token(&self) -> String {
+        self.user_with_role("sales@staff.example", Role::Sales)
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &'static [u8],
+    ) -> Resp {
+        let req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{}", self.base, path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body);
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    pub async fn read(r: reqwest::Response) -> Resp {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = r.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            content_type,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn create_person(&self, token: &str, body: Value) -> Value {
+        let r = self
+            .call("POST", "/api/v1/persons", Some(token), Some(body))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Resp {
+    /// Asserts a problem document with the status and returns the names of invalid fields.
+    pub fn problem(&self, status: u16) -> Vec<String> {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "content type {}",
+            self.content_type
+        );
+        for k in ["type", "title", "status", "detail"] {
+            assert!(
+                self.body.get(k).is_some(),
+                "problem without {k}: {}",
+                self.body
+            );
+        }
+        assert!(!self.body["detail"].as_str().unwrap().is_empty());
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["field"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the HTTP surface: a real server on a loopback port, a fresh data
+//! directory per test, real SQLite, real crypto.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod app;
+mod auth;
+mod browser;
+mod deals;
+mod openapi;
+mod organizations_activities;
+mod persons;
