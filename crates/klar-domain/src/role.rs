@@ -150,3 +150,16 @@ mod tests {
         assert!(Role::parse("root").is_err());
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    #[test]
+    fn the_documented_permission_table_is_the_one_in_the_code() {
+        let doc = include_str!("../../../docs/permissions.md");
+        let table = super::matrix_markdown();
+        assert!(
+            doc.contains(&table),
+            "docs/permissions.md is out of date; put this table in it:\n{table}"
+        );
+    }
+}
