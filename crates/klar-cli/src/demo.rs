@@ -97,17 +97,18 @@ pub fn seed(store: &Store, sizes: DemoSizes, progress: bool) -> Result<()> {
     let data = generate(&sizes, today, &mut rng);
     let total =
         data.organizations.len() + data.persons.len() + data.deals.len() + data.activities.len();
-    let mut done = 0usize;
-    let mut tick = |n: usize| {
-        done += n;
-        if progress && (done % 1000 == 0 || done == total) {
-            let pct = done * 100 / total.max(1);
-            eprint!("\rseeding demo data: {done}/{total} ({pct}%)");
-            if done == total {
-                eprintln!();
-            }
-        }
+    let bar = if progress {
+        indicatif::ProgressBar::new(total as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
     };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "seeding {bar:40} {pos}/{len} records ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let tick = |n: usize| bar.inc(n as u64);
     let mut org_ids: Vec<OrganizationId> = Vec::with_capacity(data.organizations.len());
     for o in data.organizations {
         let org = store.create_organization(
@@ -138,7 +139,7 @@ pub fn seed(store: &Store, sizes: DemoSizes, progress: bool) -> Result<()> {
             })
             .collect();
         let n = batch.len();
-        person_ids.extend(store.create_persons(actor, batch)?.into_iter());
+        person_ids.extend(store.create_persons(actor, batch)?);
         tick(n);
     }
     let mut deal_ids: Vec<DealId> = Vec::with_capacity(data.deals.len());

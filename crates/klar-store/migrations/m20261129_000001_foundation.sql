@@ -71,6 +71,8 @@ CREATE TABLE persons (
     organization_id TEXT REFERENCES organizations(id),
     owner_id        TEXT REFERENCES users(id),
     source          TEXT,
+    -- Tag names as a JSON array, denormalised from person_tags for one-query reads.
+    tags            TEXT NOT NULL DEFAULT '[]',
     personal        BLOB NOT NULL,
     created_at      BIGINT NOT NULL,
     created_by      TEXT,

@@ -190,25 +190,23 @@ impl Store {
 fn check_activity_refs(c: &Conn<'_>, e: &ActivityEdit) -> Result<()> {
     crate::persons::check_refs(c, e.organization_id, e.owner_id)?;
     let mut errs = Errors::new();
-    if let Some(p) = e.person_id {
-        if c.query_opt(
+    if let Some(p) = e.person_id
+        && c.query_opt(
             "SELECT id FROM persons WHERE id = $1",
             &[p.to_string().into()],
         )?
         .is_none()
-        {
-            errs.push("person_id", "names no existing person");
-        }
+    {
+        errs.push("person_id", "names no existing person");
     }
-    if let Some(d) = e.deal_id {
-        if c.query_opt(
+    if let Some(d) = e.deal_id
+        && c.query_opt(
             "SELECT id FROM deals WHERE id = $1",
             &[d.to_string().into()],
         )?
         .is_none()
-        {
-            errs.push("deal_id", "names no existing deal");
-        }
+    {
+        errs.push("deal_id", "names no existing deal");
     }
     if e.person_id.is_none() && e.organization_id.is_none() && e.deal_id.is_none() {
         errs.push(

@@ -300,10 +300,10 @@ impl Db {
             None => open_sqlite_conn(&self.path)?,
         };
         let out = f(&Conn { inner: &conn });
-        if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < READERS {
-                pool.push(conn);
-            }
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < READERS
+        {
+            pool.push(conn);
         }
         out
     }

@@ -217,15 +217,14 @@ fn custom_json(m: &BTreeMap<String, serde_json::Value>) -> Result<String> {
 fn check_deal(c: &Conn<'_>, e: &DealEdit) -> Result<(String, Stage)> {
     check_refs(c, e.organization_id, e.owner_id)?;
     let mut errs = Errors::new();
-    if let Some(p) = e.person_id {
-        if c.query_opt(
+    if let Some(p) = e.person_id
+        && c.query_opt(
             "SELECT id FROM persons WHERE id = $1",
             &[p.to_string().into()],
         )?
         .is_none()
-        {
-            errs.push("person_id", "names no existing person");
-        }
+    {
+        errs.push("person_id", "names no existing person");
     }
     let row = c.query_opt(
         "SELECT p.id, s.key, s.name_de, s.name_en, s.position, s.kind FROM pipeline_stages s JOIN pipelines p ON p.id = s.pipeline_id \

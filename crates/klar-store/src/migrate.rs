@@ -53,14 +53,3 @@ fn is_applied(c: &Conn<'_>, version: i64) -> Result<bool> {
     )?
     .is_some())
 }
-
-/// Whether the database already holds Klar's schema.
-pub fn has_schema(db: &Db) -> Result<bool> {
-    db.read(|c| {
-        Ok(c.query_opt(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'klar_migrations'",
-            &[],
-        )?
-        .is_some())
-    })
-}

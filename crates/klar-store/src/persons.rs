@@ -11,7 +11,6 @@ use klar_domain::ids::{OrganizationId, PersonId, TagId, UserId};
 use klar_domain::phone::{Phone, looks_like_phone};
 use klar_domain::records::{Person, PersonKind, PersonalData, RecordType, Stamp};
 use klar_domain::search::{MIN_PREFIX, name_prefixes, query_tokens};
-use std::collections::HashMap;
 
 const KEY_VERSION: u32 = 1;
 
@@ -50,7 +49,7 @@ pub struct PersonFilter {
 }
 
 const SELECT: &str = "SELECT p.id, p.kind, p.organization_id, p.owner_id, p.source, p.personal, \
-    p.created_at, p.created_by, p.updated_at, p.updated_by, k.wrapped_key \
+    p.created_at, p.created_by, p.updated_at, p.updated_by, k.wrapped_key, p.tags \
     FROM persons p JOIN person_keys k ON k.person_id = p.id";
 
 fn personal_ctx(id: &str) -> Context<'_> {
@@ -135,15 +134,14 @@ impl Store {
         Ok(prepared.into_iter().map(|p| p.0).collect())
     }
 
-    #[tracing::instrument(skip_all, fields(person_id = %pid))]
+    #[tracing::instrument(level = "debug", skip_all, fields(person_id = %pid))]
     pub fn get_person(&self, pid: PersonId) -> Result<Person> {
         self.db.read(|c| {
             let row = c.query_one(
                 &format!("{SELECT} WHERE p.id = $1"),
                 &[pid.to_string().into()],
             )?;
-            let tags = tags_of(c, &[pid.to_string()])?;
-            decode_person(&self.keys, &row, &tags)
+            decode_person(&self.keys, &row)
         })
     }
 
@@ -160,8 +158,7 @@ impl Store {
         let sid = pid.to_string();
         self.db.write(|c| {
             let row = c.query_one(&format!("{SELECT} WHERE p.id = $1"), &[sid.as_str().into()])?;
-            let tags = tags_of(c, std::slice::from_ref(&sid))?;
-            let current = decode_person(&self.keys, &row, &tags)?;
+            let current = decode_person(&self.keys, &row)?;
             let mut e = PersonEdit {
                 kind: current.kind,
                 organization_id: current.organization_id,
@@ -321,17 +318,12 @@ impl Store {
             let mut rows = c.query(&sql, &params)?;
             let more = rows.len() > limit;
             rows.truncate(limit);
-            let ids: Vec<String> = rows
-                .iter()
-                .map(|r| r.get::<String>(0))
-                .collect::<Result<_>>()?;
-            let tags = tags_of(c, &ids)?;
             let items = rows
                 .iter()
-                .map(|r| decode_person(&self.keys, r, &tags))
+                .map(|r| decode_person(&self.keys, r))
                 .collect::<Result<Vec<_>>>()?;
             let next_cursor = if more {
-                ids.last().map(|l| cursor::encode(l))
+                items.last().map(|p| cursor::encode(&p.id.to_string()))
             } else {
                 None
             };
@@ -443,6 +435,12 @@ fn write_lookups(c: &Conn<'_>, sid: &str, lookups: &[(BlindKind, Vec<u8>)]) -> R
 }
 
 fn set_tags(c: &Conn<'_>, sid: &str, tags: &[String], now: jiff::Timestamp) -> Result<()> {
+    let names = sorted_dedup_tags(tags.iter().map(|t| t.trim().to_string()).collect());
+    let json = serde_json::to_string(&names).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    c.execute(
+        "UPDATE persons SET tags = $2 WHERE id = $1",
+        &[sid.into(), json.into()],
+    )?;
     for t in tags {
         let norm = tag_norm(t);
         let tid = TagId::generate(now, &mut rand::rngs::OsRng);
@@ -464,52 +462,28 @@ pub(crate) fn check_refs(
     owner: Option<UserId>,
 ) -> Result<()> {
     let mut errs = Errors::new();
-    if let Some(o) = org {
-        if c.query_opt(
+    if let Some(o) = org
+        && c.query_opt(
             "SELECT id FROM organizations WHERE id = $1",
             &[o.to_string().into()],
         )?
         .is_none()
-        {
-            errs.push("organization_id", "names no existing organization");
-        }
+    {
+        errs.push("organization_id", "names no existing organization");
     }
-    if let Some(u) = owner {
-        if c.query_opt(
+    if let Some(u) = owner
+        && c.query_opt(
             "SELECT id FROM users WHERE id = $1 AND active = 1",
             &[u.to_string().into()],
         )?
         .is_none()
-        {
-            errs.push("owner_id", "names no active staff account");
-        }
+    {
+        errs.push("owner_id", "names no active staff account");
     }
     Ok(errs.finish()?)
 }
 
-fn tags_of(c: &Conn<'_>, ids: &[String]) -> Result<HashMap<String, Vec<String>>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let params: Vec<Val> = ids.iter().map(Val::from).collect();
-    let rows = c.query(
-        &format!(
-            "SELECT pt.person_id, t.name FROM person_tags pt JOIN tags t ON t.id = pt.tag_id \
-             WHERE pt.person_id IN ({}) ORDER BY t.name_norm",
-            Conn::placeholders(1, ids.len())
-        ),
-        &params,
-    )?;
-    for r in rows {
-        out.entry(r.get::<String>(0)?)
-            .or_default()
-            .push(r.get::<String>(1)?);
-    }
-    Ok(out)
-}
-
-fn decode_person(keys: &Keyring, r: &Row, tags: &HashMap<String, Vec<String>>) -> Result<Person> {
+fn decode_person(keys: &Keyring, r: &Row) -> Result<Person> {
     let sid: String = r.get(0)?;
     let dek = keys.unwrap(&WrappedKey(r.get::<Vec<u8>>(10)?), &sid)?;
     let plain = dek.open(&personal_ctx(&sid), &r.get::<Vec<u8>>(5)?)?;
@@ -522,7 +496,8 @@ fn decode_person(keys: &Keyring, r: &Row, tags: &HashMap<String, Vec<String>>) -
         organization_id: opt_id(r.get(2)?)?,
         owner_id: opt_id(r.get(3)?)?,
         source: r.get(4)?,
-        tags: tags.get(&sid).cloned().unwrap_or_default(),
+        tags: serde_json::from_str(&r.get::<String>(11)?)
+            .map_err(|_| StoreError::Corrupt("person tags".into()))?,
         personal,
         stamp: Stamp {
             created_at: from_ms(r.get(6)?)?,

@@ -82,14 +82,14 @@ impl Store {
         let email = normalize_staff_email(email);
         self.db.read(|c| {
             let Some(r) = c.query_opt(
-                &format!("SELECT id, email, role, locale, active, created_at, password_hash FROM users WHERE email = $1 AND active = 1"),
+                "SELECT id, email, role, locale, active, created_at, password_hash FROM users WHERE email = $1 AND active = 1",
                 &[email.into()],
             )?
             else {
                 return Ok(None);
             };
             let hash: Option<String> = r.get(6)?;
-            Ok(hash.map(|h| (decode(&r), h)).map(|(u, h)| u.map(|u| (u, h))).transpose()?)
+            hash.map(|h| (decode(&r), h)).map(|(u, h)| u.map(|u| (u, h))).transpose()
         })
     }
 

@@ -17,7 +17,11 @@ fn person() -> NewPerson {
         owner_id: None,
         source: None,
         tags: vec![],
-        personal: PersonalData { first_name: "Erika".into(), last_name: "Mustermann".into(), ..Default::default() },
+        personal: PersonalData {
+            first_name: "Erika".into(),
+            last_name: "Mustermann".into(),
+            ..Default::default()
+        },
     }
 }
 
@@ -31,8 +35,18 @@ fn a_new_installation_gets_a_private_master_key() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::metadata(dir.path().join("data")).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join("data"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
     }
 }
 
@@ -46,7 +60,10 @@ fn an_existing_database_without_its_key_is_refused_and_no_key_is_made() {
     std::fs::remove_file(dir.path().join("master.key")).unwrap();
     let err = open(&cfg).unwrap_err().to_string();
     assert!(err.contains("master key is missing"), "{err}");
-    assert!(!dir.path().join("master.key").exists(), "no new key was made silently");
+    assert!(
+        !dir.path().join("master.key").exists(),
+        "no new key was made silently"
+    );
 }
 
 #[test]
@@ -65,7 +82,12 @@ fn a_wrong_master_key_is_refused_before_anything_is_written() {
     assert!(err.contains("does not belong to this database"), "{err}");
     let mut missing = cfg.clone();
     missing.master_key_file = Some(dir.path().join("nope.key"));
-    assert!(open(&missing).unwrap_err().to_string().contains("does not exist"));
+    assert!(
+        open(&missing)
+            .unwrap_err()
+            .to_string()
+            .contains("does not exist")
+    );
     // The right key still opens it, and the data is intact.
     let s = open(&cfg).unwrap();
     assert_eq!(s.get_person(p.id).unwrap().personal.last_name, "Mustermann");

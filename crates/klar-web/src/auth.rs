@@ -59,12 +59,12 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Refuses cross-site requests that carry cookies (CSRF defence in depth, on top of the
 /// per-session token and SameSite=Strict cookies).
 pub fn check_same_origin(headers: &HeaderMap, public_url: &str) -> Result<(), AppError> {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if site == "cross-site" {
-            return Err(AppError::Forbidden(
-                "cross-site requests are refused".into(),
-            ));
-        }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && site == "cross-site"
+    {
+        return Err(AppError::Forbidden(
+            "cross-site requests are refused".into(),
+        ));
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let host = headers

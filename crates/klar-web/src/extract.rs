@@ -112,18 +112,6 @@ fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, AppError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn submitted_values_are_not_echoed_in_errors() {
-        let r = redact_values(r#"invalid type: string "erika@x.de", expected i64"#);
-        assert!(!r.contains("erika"));
-        assert!(r.contains("expected i64"));
-    }
-}
-
 /// A path segment (an id). Anything that cannot be read as text is simply not found.
 pub struct ApiPath(pub String);
 
@@ -135,5 +123,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
             .await
             .map(|axum::extract::Path(s)| ApiPath(s))
             .map_err(|_| AppError::NotFound("no record with this id".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submitted_values_are_not_echoed_in_errors() {
+        let r = redact_values(r#"invalid type: string "erika@x.de", expected i64"#);
+        assert!(!r.contains("erika"));
+        assert!(r.contains("expected i64"));
     }
 }

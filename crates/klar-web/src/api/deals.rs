@@ -99,14 +99,14 @@ impl From<&Deal> for DealOut {
     }
 }
 
-pub const MAX_VALUE_CENTS: i64 = 1_000_000_000_000_00;
+pub const MAX_VALUE_CENTS: i64 = 100_000_000_000_000;
 
 pub fn apply(b: &DealBody, e: &mut DealEdit) -> Result<(), DomainError> {
     let mut errs = Errors::new();
-    if let Some(t) = &b.title {
-        if let Some(t) = errs.take("title", required_line(t, limits::LINE)) {
-            e.title = t;
-        }
+    if let Some(t) = &b.title
+        && let Some(t) = errs.take("title", required_line(t, limits::LINE))
+    {
+        e.title = t;
     }
     if let Some(v) = b.value_cents {
         if !(0..=MAX_VALUE_CENTS).contains(&v) {
@@ -115,15 +115,15 @@ pub fn apply(b: &DealBody, e: &mut DealEdit) -> Result<(), DomainError> {
             e.value_cents = v;
         }
     }
-    if let Some(c) = &b.currency {
-        if let Some(c) = errs.take("currency", Currency::parse(c)) {
-            e.currency = c;
-        }
+    if let Some(c) = &b.currency
+        && let Some(c) = errs.take("currency", Currency::parse(c))
+    {
+        e.currency = c;
     }
-    if let Some(s) = &b.stage {
-        if let Some(s) = errs.take("stage", required_line(s, 40)) {
-            e.stage = s;
-        }
+    if let Some(s) = &b.stage
+        && let Some(s) = errs.take("stage", required_line(s, 40))
+    {
+        e.stage = s;
     }
     if let Some(v) = &b.person_id {
         e.person_id = field_id::<PersonId>(v.as_deref(), "person_id", &mut errs);

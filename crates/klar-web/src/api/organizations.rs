@@ -80,10 +80,10 @@ impl From<&Organization> for OrganizationOut {
 
 pub fn apply(b: &OrganizationBody, e: &mut OrganizationEdit) -> Result<(), DomainError> {
     let mut errs = Errors::new();
-    if let Some(n) = &b.name {
-        if let Some(n) = errs.take("name", required_line(n, limits::LINE)) {
-            e.name = n;
-        }
+    if let Some(n) = &b.name
+        && let Some(n) = errs.take("name", required_line(n, limits::LINE))
+    {
+        e.name = n;
     }
     if let Some(a) = &b.address {
         e.address = a

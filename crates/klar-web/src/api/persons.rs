@@ -170,15 +170,15 @@ pub fn apply(
 ) -> Result<(), DomainError> {
     let mut errs = Errors::new();
     let p = &mut e.personal;
-    if let Some(v) = &b.first_name {
-        if let Some(v) = errs.take("first_name", optional_line(Some(v), limits::NAME)) {
-            p.first_name = v.unwrap_or_default();
-        }
+    if let Some(v) = &b.first_name
+        && let Some(v) = errs.take("first_name", optional_line(Some(v), limits::NAME))
+    {
+        p.first_name = v.unwrap_or_default();
     }
-    if let Some(v) = &b.last_name {
-        if let Some(v) = errs.take("last_name", optional_line(Some(v), limits::NAME)) {
-            p.last_name = v.unwrap_or_default();
-        }
+    if let Some(v) = &b.last_name
+        && let Some(v) = errs.take("last_name", optional_line(Some(v), limits::NAME))
+    {
+        p.last_name = v.unwrap_or_default();
     }
     if b.email.is_some() && b.emails.is_some() {
         errs.push("email", "give either email or emails, not both");
@@ -264,10 +264,10 @@ pub fn apply(
                 .filter(|s| !s.is_empty()),
         };
     }
-    if let Some(k) = &b.kind {
-        if let Some(k) = errs.take("kind", PersonKind::parse(k)) {
-            e.kind = k;
-        }
+    if let Some(k) = &b.kind
+        && let Some(k) = errs.take("kind", PersonKind::parse(k))
+    {
+        e.kind = k;
     }
     if let Some(v) = &b.organization_id {
         e.organization_id = field_id::<OrganizationId>(v.as_deref(), "organization_id", &mut errs);
@@ -397,10 +397,10 @@ impl PersonQuery {
             cursor: self.cursor.clone(),
             limit: limit(self.limit)?,
         };
-        if let Some(q) = &self.q {
-            if q.chars().count() > 200 {
-                errs.push("q", "is longer than 200 characters");
-            }
+        if let Some(q) = &self.q
+            && q.chars().count() > 200
+        {
+            errs.push("q", "is longer than 200 characters");
         }
         errs.finish()?;
         Ok(f)

@@ -2,9 +2,13 @@
 //! small script in `assets/app.js` adds search-as-you-type. No third-party assets, no CDN.
 
 pub mod assets;
+pub mod dashboard;
+pub mod deals;
 pub mod layout;
+pub mod organizations;
 pub mod persons;
 pub mod session;
+pub mod settings;
 
 use crate::AppState;
 use crate::error::AppError;
@@ -38,6 +42,37 @@ pub fn router() -> Router<AppState> {
         .route(
             "/persons/{id}/activities",
             axum::routing::post(persons::persons_activity_submit),
+        )
+        .route(
+            "/organizations",
+            get(organizations::orgs_list_page).post(organizations::orgs_create_submit),
+        )
+        .route("/organizations/new", get(organizations::orgs_new_page))
+        .route(
+            "/organizations/{id}",
+            get(organizations::orgs_show_page).post(organizations::orgs_update_submit),
+        )
+        .route(
+            "/organizations/{id}/edit",
+            get(organizations::orgs_edit_page),
+        )
+        .route(
+            "/deals",
+            get(deals::deals_board_page).post(deals::deals_create_submit),
+        )
+        .route("/deals/new", get(deals::deals_new_page))
+        .route(
+            "/deals/{id}",
+            get(deals::deals_show_page).post(deals::deals_update_submit),
+        )
+        .route(
+            "/deals/{id}/stage",
+            axum::routing::post(deals::deals_move_submit),
+        )
+        .route("/dashboard", get(dashboard::dashboard_page))
+        .route(
+            "/settings",
+            get(settings::settings_page).post(settings::settings_submit),
         )
 }
 
@@ -92,7 +127,7 @@ pub fn layout_money(cents: i64, currency: &str) -> String {
     let units = (c / 100).to_string();
     let mut grouped = String::new();
     for (i, ch) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
+        if i > 0 && (units.len() - i).is_multiple_of(3) {
             grouped.push('.');
         }
         grouped.push(ch);

@@ -315,7 +315,7 @@ fn org_options(state: &AppState) -> Result<Vec<(String, String)>, AppError> {
         .into_iter()
         .map(|o: Organization| (o.id.to_string(), o.name))
         .collect();
-    v.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    v.sort_by_key(|a| a.1.to_lowercase());
     Ok(v)
 }
 

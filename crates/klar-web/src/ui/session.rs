@@ -29,6 +29,8 @@ impl UiSession {
     }
 
     /// Checks a permission; a denial renders the error page in the user's language.
+    // The error is the finished response, returned straight from the handler.
+    #[allow(clippy::result_large_err)]
     pub fn require(&self, p: Permission) -> Result<(), Response> {
         if self.session.user.role.allows(p) {
             Ok(())
@@ -47,6 +49,7 @@ impl UiSession {
     }
 
     /// Verifies the CSRF token of a submitted form and the request's origin.
+    #[allow(clippy::result_large_err)]
     pub fn check_form(&self, csrf: &str, public_url: &str) -> Result<(), Response> {
         check_same_origin(&self.headers, public_url).map_err(IntoResponse::into_response)?;
         if klar_crypto::constant_time_eq(csrf.as_bytes(), self.session.csrf_token.as_bytes()) {

@@ -1,6 +1,8 @@
 //! Integration tests of the HTTP surface: a real server on a loopback port, a fresh data
 //! directory per test, real SQLite, real crypto.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -1,0 +1,544 @@
+//! Organization pages: list with name search, detail (facts, persons, deals), create and
+//! edit forms. Validation is the JSON API's: the form is turned into an
+//! [`OrganizationBody`] and handed to [`apply`].
+
+use super::session::UiSession;
+use super::{Layout, render};
+use crate::AppState;
+use crate::api::organizations::{OrganizationBody, apply};
+use crate::api::persons::AddressBody;
+use crate::error::AppError;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use klar_domain::ids::OrganizationId;
+use klar_domain::records::{Deal, Organization, Stage};
+use klar_domain::role::Permission;
+use klar_domain::{DomainError, FieldError};
+use klar_store::Actor;
+use klar_store::deals::DealFilter;
+use klar_store::organizations::{OrganizationEdit, OrganizationFilter};
+use klar_store::persons::PersonFilter;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+// ---- helpers shared by the organization, deal, dashboard and settings pages ----
+
+/// A trimmed form value; empty means "not given" (which clears an optional field).
+pub(super) fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Field errors keyed by the form field that shows them: `address.city` → `city`.
+pub(super) fn field_errors(errs: Vec<FieldError>) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    for e in errs {
+        let key = e
+            .field
+            .split('[')
+            .next()
+            .unwrap_or(&e.field)
+            .rsplit('.')
+            .next()
+            .unwrap_or(&e.field);
+        let key = match key {
+            "value_cents" => "value",
+            k => k,
+        };
+        m.entry(key.to_string()).or_insert(e.message);
+    }
+    m
+}
+
+/// The field errors of a failed validation, or none.
+pub(super) fn domain_errors(r: Result<(), DomainError>) -> Vec<FieldError> {
+    match r {
+        Ok(()) => Vec::new(),
+        Err(DomainError::Invalid(v)) => v,
+    }
+}
+
+pub(super) fn actor(s: &UiSession) -> Actor {
+    Actor::user(s.session.user.id)
+}
+
+/// The 404 page in the user's language.
+pub(super) fn not_found_page(s: &UiSession, active: &'static str) -> Response {
+    let p = s.layout(active);
+    let message = p.t.get("error-not-found").to_string();
+    render(
+        StatusCode::NOT_FOUND,
+        &super::ErrorPage {
+            p,
+            status: 404,
+            message,
+        },
+    )
+}
+
+/// An error of a page load: "no such record" as the 404 page, anything else as a problem.
+pub(super) fn page_error(s: &UiSession, active: &'static str, e: AppError) -> Response {
+    match e {
+        AppError::NotFound(_) => not_found_page(s, active),
+        e => e.into_response(),
+    }
+}
+
+/// The name of a stage in the UI language.
+pub(super) fn stage_name(stage: &Stage, p: &Layout) -> String {
+    if p.t.lang() == "en" {
+        stage.name_en.clone()
+    } else {
+        stage.name_de.clone()
+    }
+}
+
+/// Organizations as `(id, name)` options of a select, sorted by name.
+pub(super) fn org_options(
+    state: &AppState,
+    must_include: Option<OrganizationId>,
+) -> Result<Vec<(String, String)>, AppError> {
+    let page = state.store.list_organizations(&OrganizationFilter {
+        limit: 200,
+        ..Default::default()
+    })?;
+    let mut items = page.items;
+    if let Some(oid) = must_include
+        && !items.iter().any(|o| o.id == oid)
+    {
+        match state.store.get_organization(oid) {
+            Ok(o) => items.push(o),
+            Err(klar_store::StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut v: Vec<_> = items
+        .into_iter()
+        .map(|o: Organization| (o.id.to_string(), o.name))
+        .collect();
+    v.sort_by_key(|a| a.1.to_lowercase());
+    Ok(v)
+}
+
+// ---- list ----
+
+/// One row of the organizations table.
+pub struct OrgRow {
+    pub id: String,
+    pub name: String,
+    pub industry: String,
+    pub city: String,
+    pub website: String,
+}
+
+#[derive(Template)]
+#[template(path = "organizations/list.html")]
+pub struct OrgsListPage {
+    pub p: Layout,
+    pub q: String,
+    pub rows: Vec<OrgRow>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct OrgListParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+pub async fn orgs_list_page(
+    State(state): State<AppState>,
+    s: UiSession,
+    Query(params): Query<OrgListParams>,
+) -> Response {
+    if let Err(r) = s.require(Permission::ReadCrm) {
+        return r;
+    }
+    let f = OrganizationFilter {
+        q: opt(&params.q),
+        cursor: opt(&params.cursor),
+        limit: 50,
+        ..Default::default()
+    };
+    let page = match state.store.list_organizations(&f) {
+        Ok(p) => p,
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let rows = page
+        .items
+        .into_iter()
+        .map(|o| OrgRow {
+            id: o.id.to_string(),
+            name: o.name,
+            industry: o.industry.unwrap_or_default(),
+            city: o.address.and_then(|a| a.city).unwrap_or_default(),
+            website: o.website.unwrap_or_default(),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &OrgsListPage {
+            p: s.layout("organizations"),
+            q: params.q,
+            rows,
+            next: page.next_cursor,
+        },
+    )
+}
+
+// ---- create and edit ----
+
+/// The values of the organization form, as typed.
+#[derive(Debug, Default, Deserialize)]
+pub struct OrgForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub website: String,
+    #[serde(default)]
+    pub industry: String,
+    #[serde(default)]
+    pub street: String,
+    #[serde(default)]
+    pub postal_code: String,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub country: String,
+}
+
+impl OrgForm {
+    /// The form as an API body: an empty field clears the value.
+    fn body(&self) -> OrganizationBody {
+        let address = AddressBody {
+            street: opt(&self.street),
+            postal_code: opt(&self.postal_code),
+            city: opt(&self.city),
+            country: opt(&self.country),
+        };
+        let empty = address.street.is_none()
+            && address.postal_code.is_none()
+            && address.city.is_none()
+            && address.country.is_none();
+        OrganizationBody {
+            name: Some(self.name.clone()),
+            address: Some((!empty).then_some(address)),
+            website: Some(opt(&self.website)),
+            industry: Some(opt(&self.industry)),
+            ..Default::default()
+        }
+    }
+
+    fn from_org(o: &Organization) -> Self {
+        let a = o.address.clone().unwrap_or_default();
+        OrgForm {
+            csrf: String::new(),
+            name: o.name.clone(),
+            website: o.website.clone().unwrap_or_default(),
+            industry: o.industry.clone().unwrap_or_default(),
+            street: a.street.unwrap_or_default(),
+            postal_code: a.postal_code.unwrap_or_default(),
+            city: a.city.unwrap_or_default(),
+            country: a.country.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "organizations/form.html")]
+pub struct OrgFormPage {
+    pub p: Layout,
+    pub action: String,
+    pub cancel: String,
+    pub is_new: bool,
+    pub f: OrgForm,
+    pub errors: HashMap<String, String>,
+}
+
+impl OrgFormPage {
+    pub fn err(&self, field: &str) -> &str {
+        self.errors.get(field).map_or("", String::as_str)
+    }
+
+    pub fn has_err(&self, field: &str) -> bool {
+        self.errors.contains_key(field)
+    }
+}
+
+fn form_page(
+    s: &UiSession,
+    oid: Option<OrganizationId>,
+    f: OrgForm,
+    errors: HashMap<String, String>,
+    status: StatusCode,
+) -> Response {
+    let (action, cancel) = match oid {
+        Some(oid) => (
+            format!("/organizations/{oid}"),
+            format!("/organizations/{oid}"),
+        ),
+        None => ("/organizations".to_string(), "/organizations".to_string()),
+    };
+    render(
+        status,
+        &OrgFormPage {
+            p: s.layout("organizations"),
+            action,
+            cancel,
+            is_new: oid.is_none(),
+            f,
+            errors,
+        },
+    )
+}
+
+pub async fn orgs_new_page(s: UiSession) -> Response {
+    if let Err(r) = s.require(Permission::WriteCrm) {
+        return r;
+    }
+    form_page(&s, None, OrgForm::default(), HashMap::new(), StatusCode::OK)
+}
+
+pub async fn orgs_create_submit(
+    State(state): State<AppState>,
+    s: UiSession,
+    Form(f): Form<OrgForm>,
+) -> Response {
+    if let Err(r) = s.require(Permission::WriteCrm) {
+        return r;
+    }
+    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
+        return r;
+    }
+    let mut e = OrganizationEdit {
+        name: String::new(),
+        address: None,
+        website: None,
+        industry: None,
+        owner_id: Some(s.session.user.id),
+        custom: BTreeMap::new(),
+    };
+    let errs = domain_errors(apply(&f.body(), &mut e));
+    if !errs.is_empty() {
+        return form_page(
+            &s,
+            None,
+            f,
+            field_errors(errs),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    let actor = actor(&s);
+    match state
+        .blocking(move |store| Ok(store.create_organization(actor, e)?))
+        .await
+    {
+        Ok(o) => Redirect::to(&format!("/organizations/{}", o.id)).into_response(),
+        Err(AppError::Invalid(errs)) => form_page(
+            &s,
+            None,
+            f,
+            field_errors(errs),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn orgs_edit_page(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = s.require(Permission::WriteCrm) {
+        return r;
+    }
+    let Ok(oid) = id.parse::<OrganizationId>() else {
+        return not_found_page(&s, "organizations");
+    };
+    match state.store.get_organization(oid) {
+        Ok(o) => form_page(
+            &s,
+            Some(oid),
+            OrgForm::from_org(&o),
+            HashMap::new(),
+            StatusCode::OK,
+        ),
+        Err(e) => page_error(&s, "organizations", e.into()),
+    }
+}
+
+pub async fn orgs_update_submit(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<String>,
+    Form(f): Form<OrgForm>,
+) -> Response {
+    if let Err(r) = s.require(Permission::WriteCrm) {
+        return r;
+    }
+    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
+        return r;
+    }
+    let Ok(oid) = id.parse::<OrganizationId>() else {
+        return not_found_page(&s, "organizations");
+    };
+    let body = f.body();
+    let actor = actor(&s);
+    let result = state
+        .blocking(move |store| Ok(store.update_organization(actor, oid, |e| apply(&body, e))?))
+        .await;
+    match result {
+        Ok(_) => Redirect::to(&format!("/organizations/{oid}")).into_response(),
+        Err(AppError::Invalid(errs)) => form_page(
+            &s,
+            Some(oid),
+            f,
+            field_errors(errs),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => page_error(&s, "organizations", e),
+    }
+}
+
+// ---- detail ----
+
+/// A person of the organization, as listed on its page.
+pub struct OrgPerson {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+}
+
+#[derive(Template)]
+#[template(path = "organizations/show.html")]
+pub struct OrgShowPage {
+    pub p: Layout,
+    pub org: Organization,
+    pub persons: Vec<OrgPerson>,
+    pub more_persons: bool,
+    pub deals: Vec<Deal>,
+    pub stage_names: HashMap<String, String>,
+}
+
+impl OrgShowPage {
+    pub fn money(&self, d: &Deal) -> String {
+        super::layout_money(d.value_cents, d.currency.as_str())
+    }
+
+    pub fn stage(&self, d: &Deal) -> String {
+        self.stage_names
+            .get(&d.stage)
+            .cloned()
+            .unwrap_or_else(|| d.stage.clone())
+    }
+}
+
+pub async fn orgs_show_page(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = s.require(Permission::ReadCrm) {
+        return r;
+    }
+    let Ok(oid) = id.parse::<OrganizationId>() else {
+        return not_found_page(&s, "organizations");
+    };
+    let p = s.layout("organizations");
+    let load = || -> Result<OrgShowPage, AppError> {
+        let org = state.store.get_organization(oid)?;
+        let page = state.store.list_persons(&PersonFilter {
+            organization: Some(oid),
+            limit: 200,
+            ..Default::default()
+        })?;
+        let mut persons: Vec<OrgPerson> = page
+            .items
+            .iter()
+            .map(|x| OrgPerson {
+                id: x.id.to_string(),
+                name: x.personal.display_name(),
+                email: x
+                    .personal
+                    .primary_email()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                phone: x
+                    .personal
+                    .primary_phone()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        persons.sort_by_key(|x| x.name.to_lowercase());
+        let deals = state
+            .store
+            .list_deals(&DealFilter {
+                organization: Some(oid),
+                limit: 200,
+                ..Default::default()
+            })?
+            .items;
+        let stage_names = state
+            .store
+            .stages(klar_store::pipelines::DEFAULT_PIPELINE)?
+            .iter()
+            .map(|st| (st.key.clone(), stage_name(st, &p)))
+            .collect();
+        Ok(OrgShowPage {
+            p: p.clone(),
+            org,
+            persons,
+            more_persons: page.next_cursor.is_some(),
+            deals,
+            stage_names,
+        })
+    };
+    match load() {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => page_error(&s, "organizations", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_land_at_their_form_field() {
+        let m = field_errors(vec![
+            FieldError::new("address.country", "bad"),
+            FieldError::new("name", "empty"),
+            FieldError::new("value_cents", "too big"),
+        ]);
+        assert_eq!(m.get("country").map(String::as_str), Some("bad"));
+        assert_eq!(m.get("name").map(String::as_str), Some("empty"));
+        assert_eq!(m.get("value").map(String::as_str), Some("too big"));
+    }
+
+    #[test]
+    fn an_empty_form_field_clears_the_value() {
+        let f = OrgForm {
+            name: "Muster GmbH".into(),
+            website: "  ".into(),
+            city: "Berlin".into(),
+            ..Default::default()
+        };
+        let b = f.body();
+        assert_eq!(b.website, Some(None));
+        assert_eq!(b.industry, Some(None));
+        let a = b.address.flatten().expect("an address");
+        assert_eq!(a.city.as_deref(), Some("Berlin"));
+        assert_eq!(a.street, None);
+        assert!(matches!(OrgForm::default().body().address, Some(None)));
+    }
+}
