@@ -161,6 +161,22 @@ impl Store {
         })
     }
 
+    /// Tasks not yet done, the earliest due first (tasks without a due date last).
+    pub fn open_tasks(&self, limit: usize) -> Result<Vec<Activity>> {
+        let limit = limit.clamp(1, 500) as i64;
+        self.db.read(|c| {
+            let rows = c.query(
+                &format!(
+                    "{SELECT} WHERE a.kind = 'task' AND a.done = 0 \
+                     ORDER BY CASE WHEN a.due_date IS NULL THEN 1 ELSE 0 END, a.due_date, a.id LIMIT $1"
+                ),
+                &[Val::Int(limit)],
+            )?;
+            let mut keys: HashMap<String, DataKey> = HashMap::new();
+            rows.iter().map(|r| decode_cached(self, r, &mut keys)).collect()
+        })
+    }
+
     pub fn count_activities(&self) -> Result<i64> {
         self.db
             .read(|c| c.query_one("SELECT COUNT(*) FROM activities", &[])?.get(0))

@@ -35,7 +35,7 @@ pub struct DealFilter {
     pub limit: usize,
 }
 
-/// Sum of open deal values per stage and currency, for the dashboard.
+/// Sum of deal values per stage and currency, for the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageTotal {
     pub stage: String,
@@ -190,7 +190,8 @@ impl Store {
         })
     }
 
-    /// Count and value of deals per stage of the default pipeline, per currency.
+    /// Count and value of the deals in each stage of the default pipeline (open, won and
+    /// lost stages alike), per currency.
     pub fn pipeline_totals(&self) -> Result<Vec<StageTotal>> {
         self.db.read(|c| {
             c.query(

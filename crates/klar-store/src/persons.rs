@@ -145,6 +145,20 @@ impl Store {
         })
     }
 
+    /// Several persons at once, in one query (unknown ids are left out).
+    pub fn persons_by_ids(&self, ids: &[PersonId]) -> Result<Vec<Person>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let params: Vec<Val> = ids.iter().map(|i| Val::Text(i.to_string())).collect();
+        self.db.read(|c| {
+            c.query(&format!("{SELECT} WHERE p.id IN ({})", Conn::placeholders(1, ids.len())), &params)?
+                .iter()
+                .map(|r| decode_person(&self.keys, r))
+                .collect()
+        })
+    }
+
     /// Changes a person in one transaction: the closure sees the current values and
     /// edits them; the result is validated, re-encrypted and re-indexed.
     #[tracing::instrument(skip_all, fields(person_id = %pid))]

@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod common;
+pub mod config;
 pub mod deals;
 pub mod organizations;
 pub mod persons;
@@ -47,6 +48,19 @@ pub fn router() -> Router<AppState> {
             "/activities/{id}",
             get(activities::get_activity).patch(activities::update_activity),
         )
+        .route(
+            "/custom-fields",
+            get(config::list_custom_fields).post(config::create_custom_field),
+        )
+        .route(
+            "/pipelines/{key}/stages",
+            get(config::list_stages).post(config::create_stage),
+        )
+        .route(
+            "/pipelines/{key}/stages/{stage}",
+            axum::routing::patch(config::update_stage).delete(config::delete_stage),
+        )
+        .route("/tags", get(config::list_tags))
         .fallback(common::api_not_found)
 }
 
@@ -59,6 +73,8 @@ pub fn router() -> Router<AppState> {
         organizations::update_organization,
         deals::list_deals, deals::create_deal, deals::get_deal, deals::update_deal,
         activities::list_activities, activities::create_activity, activities::get_activity, activities::update_activity,
+        config::list_custom_fields, config::create_custom_field, config::list_stages, config::create_stage,
+        config::update_stage, config::delete_stage, config::list_tags,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),
@@ -67,6 +83,7 @@ pub fn router() -> Router<AppState> {
         (name = "organizations", description = "Companies and other organizations."),
         (name = "deals", description = "Deals in the sales pipeline."),
         (name = "activities", description = "Notes, calls, meetings, emails and tasks on the timeline."),
+        (name = "configuration", description = "Custom fields, pipeline stages and tags."),
     )
 )]
 pub struct ApiDoc;

@@ -11,9 +11,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use klar_domain::ids::PersonId;
-use klar_domain::records::{ActivityKind, StageKind};
+use klar_domain::records::StageKind;
 use klar_domain::role::Permission;
-use klar_store::activities::ActivityFilter;
 use klar_store::deals::StageTotal;
 use klar_store::pipelines::DEFAULT_PIPELINE;
 use std::collections::HashMap;
@@ -225,32 +224,17 @@ fn load(state: &AppState, p: Layout) -> Result<DashboardPage, AppError> {
     ];
 
     let today = store.now().to_zoned(jiff::tz::TimeZone::UTC).date();
-    let mut open: Vec<_> = store
-        .list_activities(&ActivityFilter {
-            kind: Some(ActivityKind::Task),
-            limit: 500,
-            ..Default::default()
-        })?
-        .items
-        .into_iter()
-        .filter(|a| !a.done)
-        .collect();
-    // Due first (earliest first), then those without a date.
-    open.sort_by_key(|a| (a.due_date.is_none(), a.due_date));
+    let mut open = store.open_tasks(TASKS_SHOWN + 1)?;
     let more_tasks = open.len() > TASKS_SHOWN;
     open.truncate(TASKS_SHOWN);
-    let mut names: HashMap<PersonId, String> = HashMap::new();
-    for pid in open.iter().filter_map(|a| a.person_id) {
-        if let std::collections::hash_map::Entry::Vacant(e) = names.entry(pid) {
-            match store.get_person(pid) {
-                Ok(x) => {
-                    e.insert(x.personal.display_name());
-                }
-                Err(klar_store::StoreError::NotFound) => {}
-                Err(err) => return Err(err.into()),
-            }
-        }
-    }
+    let mut pids: Vec<PersonId> = open.iter().filter_map(|a| a.person_id).collect();
+    pids.sort();
+    pids.dedup();
+    let names: HashMap<PersonId, String> = store
+        .persons_by_ids(&pids)?
+        .into_iter()
+        .map(|x| (x.id, x.personal.display_name()))
+        .collect();
     let tasks = open
         .iter()
         .map(|a| TaskRow {

@@ -9,6 +9,7 @@ mod support;
 mod app;
 mod auth;
 mod browser;
+mod config;
 mod deals;
 mod openapi;
 mod organizations_activities;
