@@ -342,7 +342,8 @@ fn open_sqlite_conn(path: &Path) -> Result<rusqlite::Connection> {
          PRAGMA foreign_keys = ON;
          PRAGMA secure_delete = ON;
          PRAGMA cache_size = -16000;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA mmap_size = 1073741824;",
     )?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)

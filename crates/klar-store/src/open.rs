@@ -44,6 +44,7 @@ pub struct Store {
     pub(crate) db: Arc<Db>,
     pub(crate) keys: Arc<Keyring>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) auth_cache: Arc<crate::users::AuthCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -114,6 +115,7 @@ impl Store {
             }
         }
         let store = Store {
+            auth_cache: Arc::default(),
             db,
             keys: Arc::new(keys),
             clock,

@@ -152,10 +152,16 @@ impl Store {
         }
         let params: Vec<Val> = ids.iter().map(|i| Val::Text(i.to_string())).collect();
         self.db.read(|c| {
-            c.query(&format!("{SELECT} WHERE p.id IN ({})", Conn::placeholders(1, ids.len())), &params)?
-                .iter()
-                .map(|r| decode_person(&self.keys, r))
-                .collect()
+            c.query(
+                &format!(
+                    "{SELECT} WHERE p.id IN ({})",
+                    Conn::placeholders(1, ids.len())
+                ),
+                &params,
+            )?
+            .iter()
+            .map(|r| decode_person(&self.keys, r))
+            .collect()
         })
     }
 

@@ -119,9 +119,23 @@ impl Store {
         Ok(token)
     }
 
-    /// The active user an API token belongs to.
+    /// The active user an API token belongs to. Answers are cached for
+    /// [`AUTH_CACHE_MS`]; revoking a token or disabling an account clears the cache.
     pub fn user_by_token(&self, token: &str) -> Result<Option<User>> {
         let h = hash_token(self.keys.session_secret(), token);
+        let now = ms(self.now());
+        if let Some(u) = self.auth_cache.get(&h, now) {
+            return Ok(Some(u));
+        }
+        let found = self.user_by_token_hash(&h)?;
+        if let Some(u) = &found {
+            self.auth_cache.put(h, u.clone(), now + AUTH_CACHE_MS);
+        }
+        Ok(found)
+    }
+
+    fn user_by_token_hash(&self, h: &[u8]) -> Result<Option<User>> {
+        let h = h.to_vec();
         self.db.read(|c| {
             let r = c.query_opt(
                 "SELECT u.id, u.email, u.role, u.locale, u.active, u.created_at, t.token_hash FROM api_tokens t \
@@ -134,6 +148,44 @@ impl Store {
                 _ => Ok(None),
             }
         })
+    }
+
+    /// Disables an account: its sessions end and its tokens stop working at once.
+    pub fn disable_user(&self, uid: UserId) -> Result<()> {
+        let now = ms(self.now());
+        self.db.write(|c| {
+            let n = c.execute(
+                "UPDATE users SET active = 0 WHERE id = $1",
+                &[uid.to_string().into()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            c.execute(
+                "DELETE FROM sessions WHERE user_id = $1",
+                &[uid.to_string().into()],
+            )?;
+            c.execute(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+                &[uid.to_string().into(), Val::Int(now)],
+            )?;
+            Ok(())
+        })?;
+        self.auth_cache.clear();
+        Ok(())
+    }
+
+    /// Revokes every API token of an account; returns how many were active.
+    pub fn revoke_tokens(&self, uid: UserId) -> Result<u64> {
+        let now = ms(self.now());
+        let n = self.db.write(|c| {
+            c.execute(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+                &[uid.to_string().into(), Val::Int(now)],
+            )
+        })?;
+        self.auth_cache.clear();
+        Ok(n)
     }
 
     /// Starts a web session; returns the session id for the cookie.
@@ -192,6 +244,43 @@ impl Store {
         self.db
             .write(|c| c.execute("DELETE FROM sessions WHERE id_hash = $1", &[Val::Blob(h)]))?;
         Ok(())
+    }
+}
+
+/// How long a verified API token is trusted without asking the database again.
+pub const AUTH_CACHE_MS: i64 = 2_000;
+const AUTH_CACHE_MAX: usize = 10_000;
+
+/// Verified tokens (by keyed hash) and their users; only positive answers are kept.
+#[derive(Debug, Default)]
+pub struct AuthCache {
+    map: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (User, i64)>>,
+}
+
+impl AuthCache {
+    fn get(&self, h: &[u8], now: i64) -> Option<User> {
+        let map = self.map.lock().ok()?;
+        map.get(h)
+            .filter(|(_, until)| *until > now)
+            .map(|(u, _)| u.clone())
+    }
+
+    fn put(&self, h: Vec<u8>, u: User, until: i64) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= AUTH_CACHE_MAX {
+                map.retain(|_, (_, t)| *t > until - AUTH_CACHE_MS);
+                if map.len() >= AUTH_CACHE_MAX {
+                    map.clear();
+                }
+            }
+            map.insert(h, (u, until));
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
     }
 }
 

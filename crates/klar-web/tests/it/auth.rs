@@ -189,3 +189,31 @@ async fn every_response_carries_a_strict_content_security_policy() {
         "nosniff"
     );
 }
+
+#[tokio::test]
+async fn a_disabled_account_or_revoked_token_is_refused_at_once() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    assert_eq!(
+        app.call("GET", "/api/v1/persons", Some(&t), None)
+            .await
+            .status,
+        200
+    );
+    let u = app.store.user_by_email("sales@staff.example").unwrap();
+    app.store.revoke_tokens(u.id).unwrap();
+    app.call("GET", "/api/v1/persons", Some(&t), None)
+        .await
+        .problem(401);
+    let t2 = app.store.create_token(u.id).unwrap();
+    assert_eq!(
+        app.call("GET", "/api/v1/persons", Some(&t2), None)
+            .await
+            .status,
+        200
+    );
+    app.store.disable_user(u.id).unwrap();
+    app.call("GET", "/api/v1/persons", Some(&t2), None)
+        .await
+        .problem(401);
+}

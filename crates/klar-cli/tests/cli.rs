@@ -1,0 +1,199 @@
+//! The `klar` binary as an operator uses it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn klar(data: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_klar"));
+    c.env("KLAR_DATA_DIR", data)
+        .env_remove("KLAR_DATABASE_URL")
+        .env_remove("KLAR_MASTER_KEY_FILE")
+        .env("KLAR_LOG", "warn");
+    c
+}
+
+fn free_addr() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_healthy(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ok = Command::new(env!("CARGO_BIN_EXE_klar"))
+            .args(["healthcheck", "--addr", addr])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        if ok {
+            return;
+        }
+        assert!(Instant::now() < deadline, "server did not become healthy");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn user_add_and_token_create_work_as_the_contract_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = klar(dir.path())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "Erika@Staff.example",
+            "--role",
+            "sales",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Correct-Horse-Battery-9\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    let out = klar(dir.path())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "max@staff.example",
+            "--role",
+            "viewer",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("one-time password: "), "{text}");
+
+    let out = klar(dir.path())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "x@staff.example",
+            "--role",
+            "root",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a role"));
+    let dup = klar(dir.path())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "erika@staff.example",
+            "--role",
+            "sales",
+        ])
+        .output()
+        .unwrap();
+    assert!(!dup.status.success(), "one account per email");
+
+    let out = klar(dir.path())
+        .args(["token", "create", "--user", "erika@staff.example"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(token.trim().lines().count(), 1);
+    assert!(token.trim().starts_with("klar_") && !token.trim().contains(' '));
+}
+
+#[test]
+fn serve_refuses_an_existing_database_without_its_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        klar(dir.path())
+            .args(["user", "list"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::remove_file(dir.path().join("master.key")).unwrap();
+    let out = klar(dir.path())
+        .args(["serve", "--addr", &free_addr()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("master key is missing"), "{err}");
+    assert!(!dir.path().join("master.key").exists());
+}
+
+#[test]
+fn serve_demo_fills_an_empty_database_with_a_realistic_crm() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let child = klar(dir.path())
+        .args(["serve", "--demo", "--addr", &addr])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    wait_healthy(&addr);
+    drop(server);
+    let store = klar_store::Store::open(
+        &klar_store::StoreConfig::new(dir.path()),
+        std::sync::Arc::new(klar_domain::clock::SystemClock),
+    )
+    .unwrap();
+    assert!(store.count_persons().unwrap() >= 200);
+    assert!(store.count_organizations().unwrap() >= 50);
+    assert!(store.count_deals().unwrap() >= 100);
+    assert!(store.count_activities().unwrap() >= 1000);
+    let stages: std::collections::BTreeSet<String> = store
+        .pipeline_totals()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.stage)
+        .collect();
+    assert!(stages.len() >= 5, "deals in several stages: {stages:?}");
+    let users = store.list_users().unwrap();
+    assert!(
+        users
+            .iter()
+            .any(|u| u.role == klar_domain::role::Role::Sales)
+    );
+    drop(store);
+    // A second start adds nothing.
+    let addr = free_addr();
+    let server = Server(
+        klar(dir.path())
+            .args(["serve", "--demo", "--addr", &addr])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&addr);
+    drop(server);
+    let store = klar_store::Store::open(
+        &klar_store::StoreConfig::new(dir.path()),
+        std::sync::Arc::new(klar_domain::clock::SystemClock),
+    )
+    .unwrap();
+    assert!(store.count_persons().unwrap() < 300);
+}
