@@ -48,9 +48,18 @@ pub struct PersonFilter {
     pub limit: usize,
 }
 
-const SELECT: &str = "SELECT p.id, p.kind, p.organization_id, p.owner_id, p.source, p.personal, \
-    p.created_at, p.created_by, p.updated_at, p.updated_by, k.wrapped_key, p.tags \
-    FROM persons p JOIN person_keys k ON k.person_id = p.id";
+macro_rules! person_columns {
+    () => {
+        "p.id, p.kind, p.organization_id, p.owner_id, p.source, p.personal, p.created_at, p.created_by, \
+         p.updated_at, p.updated_by, k.wrapped_key, p.tags"
+    };
+}
+const COLUMNS: &str = person_columns!();
+const SELECT: &str = concat!(
+    "SELECT ",
+    person_columns!(),
+    " FROM persons p JOIN person_keys k ON k.person_id = p.id"
+);
 
 fn personal_ctx(id: &str) -> Context<'_> {
     Context {
@@ -279,30 +288,39 @@ impl Store {
     #[tracing::instrument(skip_all, fields(limit = f.limit))]
     pub fn list_persons(&self, f: &PersonFilter) -> Result<Page<Person>> {
         let limit = f.limit.clamp(1, 200);
-        let mut sql = format!("{SELECT} WHERE 1 = 1");
         let mut params: Vec<Val> = Vec::new();
-        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let Some((kind, hashes)) = self.query_hashes(q) else {
-                return Ok(Page {
-                    items: vec![],
-                    next_cursor: None,
-                });
-            };
-            let first = params.len() + 2;
-            params.push(kind.as_str().into());
-            let n = hashes.len();
-            let kind_idx = params.len();
-            for h in hashes {
-                params.push(Val::Blob(h));
+        // Without a search, persons are listed newest first. With one, the blind index of
+        // the most selective query word drives the scan in person-id order (an index range,
+        // stopping after one page); the other words are point lookups.
+        let (mut sql, order_col) = match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            None => (format!("{SELECT} WHERE 1 = 1"), "p.id"),
+            Some(q) => {
+                let Some((kind, hashes)) = self.query_hashes(q) else {
+                    return Ok(Page {
+                        items: vec![],
+                        next_cursor: None,
+                    });
+                };
+                params.push(kind.as_str().into());
+                let mut sql = format!(
+                    "SELECT {COLUMNS} FROM person_lookup l CROSS JOIN persons p CROSS JOIN person_keys k \
+                     WHERE p.id = l.person_id AND k.person_id = p.id AND l.kind = $1"
+                );
+                for (i, h) in hashes.into_iter().enumerate() {
+                    params.push(Val::Blob(h));
+                    if i == 0 {
+                        sql.push_str(&format!(" AND l.hash = ${}", params.len()));
+                    } else {
+                        sql.push_str(&format!(
+                            " AND EXISTS (SELECT 1 FROM person_lookup l2 WHERE l2.kind = $1 AND l2.hash = ${} \
+                             AND l2.person_id = l.person_id)",
+                            params.len()
+                        ));
+                    }
+                }
+                (sql, "l.person_id")
             }
-            params.push(Val::Int(n as i64));
-            sql.push_str(&format!(
-                " AND p.id IN (SELECT person_id FROM person_lookup WHERE kind = ${kind_idx} AND hash IN ({}) \
-                 GROUP BY person_id HAVING COUNT(*) = ${})",
-                Conn::placeholders(first, n),
-                params.len()
-            ));
-        }
+        };
         if let Some(org) = f.organization {
             params.push(org.to_string().into());
             sql.push_str(&format!(" AND p.organization_id = ${}", params.len()));
@@ -330,10 +348,13 @@ impl Store {
                 ))
             })?;
             params.push(after.to_string().into());
-            sql.push_str(&format!(" AND p.id < ${}", params.len()));
+            sql.push_str(&format!(" AND {order_col} < ${}", params.len()));
         }
         params.push(Val::Int(limit as i64 + 1));
-        sql.push_str(&format!(" ORDER BY p.id DESC LIMIT ${}", params.len()));
+        sql.push_str(&format!(
+            " ORDER BY {order_col} DESC LIMIT ${}",
+            params.len()
+        ));
         self.db.read(|c| {
             let mut rows = c.query(&sql, &params)?;
             let more = rows.len() > limit;
@@ -399,10 +420,15 @@ impl Store {
                 vec![b.compute(BlindKind::Phone, p.as_str())],
             ));
         }
-        let toks: Vec<Vec<u8>> = query_tokens(q)
+        let mut toks: Vec<String> = query_tokens(q)
             .into_iter()
             .filter(|t| t.chars().count() >= MIN_PREFIX)
-            .map(|t| b.compute(BlindKind::NamePrefix, &t))
+            .collect();
+        // The longest prefix is the most selective: it drives the scan.
+        toks.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
+        let toks: Vec<Vec<u8>> = toks
+            .iter()
+            .map(|t| b.compute(BlindKind::NamePrefix, t))
             .collect();
         (!toks.is_empty()).then_some((BlindKind::NamePrefix, toks))
     }
