@@ -1,7 +1,7 @@
 //! The dashboard: record counts, open tasks and the pipeline value per stage as a
 //! server-rendered SVG bar chart (no script, no external assets).
 
-use super::organizations::stage_name;
+use super::forms::stage_name;
 use super::session::UiSession;
 use super::{Layout, layout_money, render};
 use crate::AppState;

@@ -2,7 +2,7 @@
 //! form on each card to move it), the create form and the detail page with its edit
 //! form. Validation is the JSON API's: forms become a [`DealBody`] handed to [`apply`].
 
-use super::organizations::{
+use super::forms::{
     actor, domain_errors, field_errors, not_found_page, opt, org_options, page_error, stage_name,
 };
 use super::session::UiSession;

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod dashboard;
 pub mod deals;
+pub mod forms;
 pub mod layout;
 pub mod organizations;
 pub mod persons;

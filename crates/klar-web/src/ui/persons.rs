@@ -1,5 +1,6 @@
 //! Person pages: list with search-as-you-type, detail with timeline, create and edit forms.
 
+use super::forms::{field_errors, not_found_page, opt, org_options, page_error};
 use super::session::UiSession;
 use super::{Layout, render};
 use crate::AppState;
@@ -12,13 +13,11 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use klar_domain::FieldError;
 use klar_domain::ids::PersonId;
 use klar_domain::records::{Activity, Deal, Organization, Person, PersonKind};
 use klar_domain::role::Permission;
 use klar_store::activities::ActivityFilter;
 use klar_store::deals::DealFilter;
-use klar_store::organizations::OrganizationFilter;
 use klar_store::persons::{PersonEdit, PersonFilter};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -210,11 +209,6 @@ pub struct PersonForm {
     pub notes: String,
 }
 
-fn opt(s: &str) -> Option<String> {
-    let t = s.trim();
-    (!t.is_empty()).then(|| t.to_string())
-}
-
 impl PersonForm {
     /// The form as an API body: an empty field clears the value.
     fn body(&self) -> PersonBody {
@@ -305,45 +299,6 @@ impl PersonFormPage {
     }
 }
 
-fn org_options(state: &AppState) -> Result<Vec<(String, String)>, AppError> {
-    let page = state.store.list_organizations(&OrganizationFilter {
-        limit: 200,
-        ..Default::default()
-    })?;
-    let mut v: Vec<_> = page
-        .items
-        .into_iter()
-        .map(|o: Organization| (o.id.to_string(), o.name))
-        .collect();
-    v.sort_by_key(|a| a.1.to_lowercase());
-    Ok(v)
-}
-
-fn field_errors(errs: Vec<FieldError>) -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    for e in errs {
-        // "emails[0].value" and "address.city" are shown at their form field.
-        let key = e
-            .field
-            .split(['.', '['])
-            .next_back()
-            .unwrap_or(&e.field)
-            .to_string();
-        let key = match key.as_str() {
-            "value" | "emails" => e
-                .field
-                .split('[')
-                .next()
-                .unwrap_or("")
-                .trim_end_matches('s')
-                .to_string(),
-            _ => key,
-        };
-        m.entry(key).or_insert(e.message);
-    }
-    m
-}
-
 fn form_page(
     state: &AppState,
     p: Layout,
@@ -353,7 +308,7 @@ fn form_page(
     errors: HashMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    match org_options(state) {
+    match org_options(state, None) {
         Ok(orgs) => render(
             status,
             &PersonFormPage {
@@ -388,7 +343,7 @@ pub async fn persons_new_page(State(state): State<AppState>, s: UiSession) -> Re
     )
 }
 
-fn auth_of(s: &UiSession) -> Auth {
+pub(super) fn auth_of(s: &UiSession) -> Auth {
     Auth {
         user: s.session.user.clone(),
         credential: Credential::Session {
@@ -452,7 +407,7 @@ pub async fn persons_edit_page(
         return r;
     }
     let Ok(pid) = id.parse::<PersonId>() else {
-        return super::not_found(axum::http::Uri::from_static("/persons"), s.headers.clone()).await;
+        return not_found_page(&s, "persons");
     };
     match state.store.get_person(pid) {
         Ok(p) => form_page(
@@ -578,19 +533,7 @@ fn show(
     };
     match load() {
         Ok(page) => render(status, &page),
-        Err(AppError::NotFound(_)) => {
-            let p = s.layout("persons");
-            let message = p.t.get("error-not-found").to_string();
-            render(
-                StatusCode::NOT_FOUND,
-                &super::ErrorPage {
-                    p,
-                    status: 404,
-                    message,
-                },
-            )
-        }
-        Err(e) => e.into_response(),
+        Err(e) => page_error(s, "persons", e),
     }
 }
 
@@ -603,7 +546,7 @@ pub async fn persons_show_page(
         return r;
     }
     let Ok(pid) = id.parse::<PersonId>() else {
-        return super::not_found(axum::http::Uri::from_static("/persons"), s.headers.clone()).await;
+        return not_found_page(&s, "persons");
     };
     show(&state, &s, pid, String::new(), StatusCode::OK)
 }
