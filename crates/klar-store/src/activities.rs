@@ -3,7 +3,7 @@
 
 use crate::db::{Conn, Row, Val};
 use crate::error::{Result, StoreError};
-use crate::{Actor, Page, Store, cursor, from_ms, id, ms, opt_date, opt_id};
+use crate::{Actor, Page, Store, from_ms, id, ms, opt_date, opt_id};
 use klar_crypto::{Context, DataKey, WrappedKey};
 use klar_domain::error::Errors;
 use klar_domain::ids::{ActivityId, DealId, OrganizationId, PersonId, UserId};
@@ -129,36 +129,17 @@ impl Store {
                 sql.push_str(&format!(" AND {col} = ${}", params.len()));
             }
         }
-        if let Some(cur) = &f.cursor {
-            let after: ActivityId = cursor::decode(cur).ok_or_else(|| {
-                StoreError::Invalid(klar_domain::DomainError::field(
-                    "cursor",
-                    "is not a cursor this server issued",
-                ))
-            })?;
-            params.push(after.to_string().into());
-            sql.push_str(&format!(" AND a.id < ${}", params.len()));
-        }
-        params.push(Val::Int(limit as i64 + 1));
-        sql.push_str(&format!(" ORDER BY a.id DESC LIMIT ${}", params.len()));
-        self.db.read(|c| {
-            let mut rows = c.query(&sql, &params)?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let mut keys: HashMap<String, DataKey> = HashMap::new();
-            let mut items = Vec::with_capacity(rows.len());
-            for r in &rows {
-                items.push(decode_cached(self, r, &mut keys)?);
-            }
-            let next_cursor = if more {
-                items
-                    .last()
-                    .map(|a: &Activity| cursor::encode(&a.id.to_string()))
-            } else {
-                None
-            };
-            Ok(Page { items, next_cursor })
-        })
+        let mut keys: HashMap<String, DataKey> = HashMap::new();
+        crate::fetch_page::<_, ActivityId>(
+            &self.db,
+            sql,
+            params,
+            "a.id",
+            f.cursor.as_deref(),
+            limit,
+            |r| decode_cached(self, r, &mut keys),
+            |x| x.id.to_string(),
+        )
     }
 
     /// Tasks not yet done, the earliest due first (tasks without a due date last).

@@ -4,7 +4,7 @@ use crate::db::{Conn, Row, Val};
 use crate::error::{Result, StoreError};
 use crate::persons::check_refs;
 use crate::pipelines::DEFAULT_PIPELINE;
-use crate::{Actor, Page, Store, cursor, from_ms, id, ms, opt_date, opt_id};
+use crate::{Actor, Page, Store, from_ms, id, ms, opt_date, opt_id};
 use klar_domain::currency::Currency;
 use klar_domain::error::Errors;
 use klar_domain::ids::{DealId, OrganizationId, PersonId, UserId};
@@ -164,30 +164,16 @@ impl Store {
                 sql.push_str(&format!(" AND {col} = ${}", params.len()));
             }
         }
-        if let Some(cur) = &f.cursor {
-            let after: DealId = cursor::decode(cur).ok_or_else(|| {
-                StoreError::Invalid(klar_domain::DomainError::field(
-                    "cursor",
-                    "is not a cursor this server issued",
-                ))
-            })?;
-            params.push(after.to_string().into());
-            sql.push_str(&format!(" AND d.id < ${}", params.len()));
-        }
-        params.push(Val::Int(limit as i64 + 1));
-        sql.push_str(&format!(" ORDER BY d.id DESC LIMIT ${}", params.len()));
-        self.db.read(|c| {
-            let mut rows = c.query(&sql, &params)?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let items = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
-            let next_cursor = if more {
-                items.last().map(|d| cursor::encode(&d.id.to_string()))
-            } else {
-                None
-            };
-            Ok(Page { items, next_cursor })
-        })
+        crate::fetch_page::<_, DealId>(
+            &self.db,
+            sql,
+            params,
+            "d.id",
+            f.cursor.as_deref(),
+            limit,
+            decode,
+            |x| x.id.to_string(),
+        )
     }
 
     /// Count and value of the deals in each stage of the default pipeline (open, won and

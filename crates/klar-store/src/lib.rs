@@ -80,6 +80,49 @@ pub(crate) fn opt_date(s: Option<String>) -> Result<Option<jiff::civil::Date>> {
     .transpose()
 }
 
+/// Finishes a list query: adds the cursor condition (ids below the cursor's), the order
+/// (newest first) and the limit, runs it, and cuts one page with the next cursor.
+/// `C` is the id type the cursor must hold.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fetch_page<T, C: std::str::FromStr + std::fmt::Display>(
+    db: &Db,
+    mut sql: String,
+    mut params: Vec<db::Val>,
+    order_col: &str,
+    cursor: Option<&str>,
+    limit: usize,
+    mut decode: impl FnMut(&db::Row) -> Result<T>,
+    id_of: impl Fn(&T) -> String,
+) -> Result<Page<T>> {
+    if let Some(c) = cursor {
+        let after: C = cursor::decode(c).ok_or_else(|| {
+            StoreError::Invalid(klar_domain::DomainError::field(
+                "cursor",
+                "is not a cursor this server issued",
+            ))
+        })?;
+        params.push(after.to_string().into());
+        sql.push_str(&format!(" AND {order_col} < ${}", params.len()));
+    }
+    params.push(db::Val::Int(limit as i64 + 1));
+    sql.push_str(&format!(
+        " ORDER BY {order_col} DESC LIMIT ${}",
+        params.len()
+    ));
+    db.read(|c| {
+        let mut rows = c.query(&sql, &params)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let items = rows.iter().map(&mut decode).collect::<Result<Vec<_>>>()?;
+        let next_cursor = if more {
+            items.last().map(|x| cursor::encode(&id_of(x)))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    })
+}
+
 /// Opaque list cursors: the last id of the previous page, base64url-encoded.
 pub mod cursor {
     use base64::Engine as _;

@@ -3,7 +3,7 @@
 use crate::db::{Row, Val};
 use crate::error::{Result, StoreError};
 use crate::persons::check_refs;
-use crate::{Actor, Page, Store, cursor, from_ms, id, ms, opt_id};
+use crate::{Actor, Page, Store, from_ms, id, ms, opt_id};
 use klar_domain::ids::{OrganizationId, UserId};
 use klar_domain::records::{Address, Organization, RecordType, Stamp};
 use klar_domain::search::name_tokens;
@@ -164,30 +164,16 @@ impl Store {
             params.push(o.to_string().into());
             sql.push_str(&format!(" AND owner_id = ${}", params.len()));
         }
-        if let Some(cur) = &f.cursor {
-            let after: OrganizationId = cursor::decode(cur).ok_or_else(|| {
-                StoreError::Invalid(klar_domain::DomainError::field(
-                    "cursor",
-                    "is not a cursor this server issued",
-                ))
-            })?;
-            params.push(after.to_string().into());
-            sql.push_str(&format!(" AND id < ${}", params.len()));
-        }
-        params.push(Val::Int(limit as i64 + 1));
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", params.len()));
-        self.db.read(|c| {
-            let mut rows = c.query(&sql, &params)?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let items = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
-            let next_cursor = if more {
-                items.last().map(|o| cursor::encode(&o.id.to_string()))
-            } else {
-                None
-            };
-            Ok(Page { items, next_cursor })
-        })
+        crate::fetch_page::<_, OrganizationId>(
+            &self.db,
+            sql,
+            params,
+            "id",
+            f.cursor.as_deref(),
+            limit,
+            decode,
+            |x| x.id.to_string(),
+        )
     }
 
     pub fn count_organizations(&self) -> Result<i64> {

@@ -3,7 +3,7 @@
 
 use crate::db::{Conn, Row, Val};
 use crate::error::{Result, StoreError};
-use crate::{Actor, Page, Store, cursor, from_ms, id, ms, opt_id};
+use crate::{Actor, Page, Store, from_ms, id, ms, opt_id};
 use klar_crypto::{BlindKind, Context, DataKey, Keyring, WrappedKey};
 use klar_domain::email::{Email, looks_like_email};
 use klar_domain::error::Errors;
@@ -340,36 +340,16 @@ impl Store {
                 params.len()
             ));
         }
-        if let Some(c) = &f.cursor {
-            let after: PersonId = cursor::decode(c).ok_or_else(|| {
-                StoreError::Invalid(klar_domain::DomainError::field(
-                    "cursor",
-                    "is not a cursor this server issued",
-                ))
-            })?;
-            params.push(after.to_string().into());
-            sql.push_str(&format!(" AND {order_col} < ${}", params.len()));
-        }
-        params.push(Val::Int(limit as i64 + 1));
-        sql.push_str(&format!(
-            " ORDER BY {order_col} DESC LIMIT ${}",
-            params.len()
-        ));
-        self.db.read(|c| {
-            let mut rows = c.query(&sql, &params)?;
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let items = rows
-                .iter()
-                .map(|r| decode_person(&self.keys, r))
-                .collect::<Result<Vec<_>>>()?;
-            let next_cursor = if more {
-                items.last().map(|p| cursor::encode(&p.id.to_string()))
-            } else {
-                None
-            };
-            Ok(Page { items, next_cursor })
-        })
+        crate::fetch_page::<_, PersonId>(
+            &self.db,
+            sql,
+            params,
+            order_col,
+            f.cursor.as_deref(),
+            limit,
+            |r| decode_person(&self.keys, r),
+            |x| x.id.to_string(),
+        )
     }
 
     /// Persons whose primary or other email equals `email` (duplicate check).
