@@ -51,7 +51,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub fn create_activity(&self, actor: Actor, e: ActivityEdit) -> Result<Activity> {
         let now = self.now();
-        let aid = ActivityId::generate(now, &mut rand::rngs::OsRng);
+        let aid = ActivityId::from_uuid(self.next_id());
         let sid = aid.to_string();
         let plain = serde_json::to_vec(&e.text).map_err(|x| StoreError::Corrupt(x.to_string()))?;
         self.db.write(|c| {
@@ -113,7 +113,7 @@ impl Store {
         self.get_activity(aid)
     }
 
-    /// The timeline: newest first.
+    /// The timeline: latest first (by when it happened, then by creation).
     pub fn list_activities(&self, f: &ActivityFilter) -> Result<Page<Activity>> {
         let limit = f.limit.clamp(1, 500);
         let mut sql = format!("{SELECT} WHERE 1 = 1");
@@ -134,11 +134,14 @@ impl Store {
             &self.db,
             sql,
             params,
-            "a.id",
+            crate::Order::TimeThenId {
+                time: "a.occurred_at",
+                id: "a.id",
+            },
             f.cursor.as_deref(),
             limit,
             |r| decode_cached(self, r, &mut keys),
-            |x| x.id.to_string(),
+            |x| format!("{}:{}", x.occurred_at.as_millisecond(), x.id),
         )
     }
 

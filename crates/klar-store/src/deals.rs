@@ -52,7 +52,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub fn create_deal(&self, actor: Actor, e: DealEdit) -> Result<Deal> {
         let now = self.now();
-        let did = DealId::generate(now, &mut rand::rngs::OsRng);
+        let did = DealId::from_uuid(self.next_id());
         self.db.write(|c| {
             let (pipeline_id, stage) = check_deal(c, &e)?;
             let closed_at = (stage.kind != StageKind::Open).then_some(ms(now));
@@ -168,7 +168,7 @@ impl Store {
             &self.db,
             sql,
             params,
-            "d.id",
+            crate::Order::Id("d.id"),
             f.cursor.as_deref(),
             limit,
             decode,

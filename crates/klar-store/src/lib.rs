@@ -80,42 +80,69 @@ pub(crate) fn opt_date(s: Option<String>) -> Result<Option<jiff::civil::Date>> {
     .transpose()
 }
 
-/// Finishes a list query: adds the cursor condition (ids below the cursor's), the order
+/// The order of a list, newest first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Order<'a> {
+    /// By id (ids grow with creation time).
+    Id(&'a str),
+    /// By a time column, ties broken by id; the cursor holds both.
+    TimeThenId { time: &'a str, id: &'a str },
+}
+
+/// Finishes a list query: adds the cursor condition (rows after the cursor's), the order
 /// (newest first) and the limit, runs it, and cuts one page with the next cursor.
-/// `C` is the id type the cursor must hold.
+/// `C` is the id type the cursor must hold; `key_of` gives an item's cursor key (`id`, or
+/// `time_ms:id` for [`Order::TimeThenId`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fetch_page<T, C: std::str::FromStr + std::fmt::Display>(
     db: &Db,
     mut sql: String,
     mut params: Vec<db::Val>,
-    order_col: &str,
+    order: Order<'_>,
     cursor: Option<&str>,
     limit: usize,
     mut decode: impl FnMut(&db::Row) -> Result<T>,
-    id_of: impl Fn(&T) -> String,
+    key_of: impl Fn(&T) -> String,
 ) -> Result<Page<T>> {
-    if let Some(c) = cursor {
-        let after: C = cursor::decode(c).ok_or_else(|| {
-            StoreError::Invalid(klar_domain::DomainError::field(
-                "cursor",
-                "is not a cursor this server issued",
-            ))
-        })?;
-        params.push(after.to_string().into());
-        sql.push_str(&format!(" AND {order_col} < ${}", params.len()));
+    let bad_cursor = || {
+        StoreError::Invalid(klar_domain::DomainError::field(
+            "cursor",
+            "is not a cursor this server issued",
+        ))
+    };
+    match (order, cursor) {
+        (_, None) => {}
+        (Order::Id(col), Some(c)) => {
+            let after: C = cursor::decode(c).ok_or_else(bad_cursor)?;
+            params.push(after.to_string().into());
+            sql.push_str(&format!(" AND {col} < ${}", params.len()));
+        }
+        (Order::TimeThenId { time, id }, Some(c)) => {
+            let raw: String = cursor::decode(c).ok_or_else(bad_cursor)?;
+            let (t, i) = raw.split_once(':').ok_or_else(bad_cursor)?;
+            let t: i64 = t.parse().map_err(|_| bad_cursor())?;
+            let i: C = i.parse().map_err(|_| bad_cursor())?;
+            params.push(db::Val::Int(t));
+            params.push(i.to_string().into());
+            let (pt, pi) = (params.len() - 1, params.len());
+            sql.push_str(&format!(
+                " AND ({time} < ${pt} OR ({time} = ${pt} AND {id} < ${pi}))"
+            ));
+        }
     }
     params.push(db::Val::Int(limit as i64 + 1));
-    sql.push_str(&format!(
-        " ORDER BY {order_col} DESC LIMIT ${}",
-        params.len()
-    ));
+    let order_by = match order {
+        Order::Id(col) => format!("{col} DESC"),
+        Order::TimeThenId { time, id } => format!("{time} DESC, {id} DESC"),
+    };
+    sql.push_str(&format!(" ORDER BY {order_by} LIMIT ${}", params.len()));
     db.read(|c| {
         let mut rows = c.query(&sql, &params)?;
         let more = rows.len() > limit;
         rows.truncate(limit);
         let items = rows.iter().map(&mut decode).collect::<Result<Vec<_>>>()?;
         let next_cursor = if more {
-            items.last().map(|x| cursor::encode(&id_of(x)))
+            items.last().map(|x| cursor::encode(&key_of(x)))
         } else {
             None
         };

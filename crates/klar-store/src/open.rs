@@ -45,6 +45,7 @@ pub struct Store {
     pub(crate) keys: Arc<Keyring>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_cache: Arc<crate::users::AuthCache>,
+    pub(crate) ids: Arc<std::sync::Mutex<klar_domain::ids::IdGenerator>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -116,6 +117,7 @@ impl Store {
         }
         let store = Store {
             auth_cache: Arc::default(),
+            ids: Arc::default(),
             db,
             keys: Arc::new(keys),
             clock,
@@ -138,6 +140,16 @@ impl Store {
 
     pub fn now(&self) -> jiff::Timestamp {
         self.clock.now()
+    }
+
+    /// A new id, greater than every id this store made before.
+    pub(crate) fn next_id(&self) -> uuid::Uuid {
+        let now = self.clock.now();
+        let mut rng = rand::rngs::OsRng;
+        match self.ids.lock() {
+            Ok(mut g) => g.next(now, &mut rng),
+            Err(poisoned) => poisoned.into_inner().next(now, &mut rng),
+        }
     }
 
     /// Cheap readiness probe: one query.

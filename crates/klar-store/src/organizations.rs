@@ -42,7 +42,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub fn create_organization(&self, actor: Actor, e: OrganizationEdit) -> Result<Organization> {
         let now = self.now();
-        let oid = OrganizationId::generate(now, &mut rand::rngs::OsRng);
+        let oid = OrganizationId::from_uuid(self.next_id());
         self.db.write(|c| {
             check_refs(c, None, e.owner_id)?;
             crate::custom_fields::check_values(c, RecordType::Organization, &e.custom)?;
@@ -168,7 +168,7 @@ impl Store {
             &self.db,
             sql,
             params,
-            "id",
+            crate::Order::Id("id"),
             f.cursor.as_deref(),
             limit,
             decode,

@@ -105,7 +105,7 @@ impl Store {
         let mut rng = rand::rngs::OsRng;
         let mut prepared = Vec::with_capacity(news.len());
         for new in news {
-            let pid = PersonId::generate(now, &mut rng);
+            let pid = PersonId::from_uuid(self.next_id());
             let sid = pid.to_string();
             let dek = DataKey::generate(&mut rng);
             let wrapped = self.keys.wrap(&dek, &sid, &mut rng)?;
@@ -344,7 +344,7 @@ impl Store {
             &self.db,
             sql,
             params,
-            order_col,
+            crate::Order::Id(order_col),
             f.cursor.as_deref(),
             limit,
             |r| decode_person(&self.keys, r),

@@ -11,12 +11,11 @@ pub const DEFAULT_PIPELINE: &str = "default";
 impl Store {
     /// Creates the default sales pipeline on a new installation.
     pub(crate) fn ensure_default_pipeline(&self) -> Result<()> {
-        let now = self.now();
         self.db.write(|c| {
             if c.query_opt("SELECT id FROM pipelines WHERE key = $1", &[DEFAULT_PIPELINE.into()])?.is_some() {
                 return Ok(());
             }
-            let pid = PipelineId::generate(now, &mut rand::rngs::OsRng).to_string();
+            let pid = PipelineId::from_uuid(self.next_id()).to_string();
             c.execute(
                 "INSERT INTO pipelines (id, key, name, is_default) VALUES ($1, $2, $3, 1)",
                 &[pid.as_str().into(), DEFAULT_PIPELINE.into(), "Vertrieb".into()],

@@ -38,7 +38,7 @@ impl Store {
     /// the caller, off the async runtime).
     pub fn create_user(&self, email: &str, role: Role, password_hash: &str) -> Result<User> {
         let now = self.now();
-        let uid = UserId::generate(now, &mut rand::rngs::OsRng);
+        let uid = UserId::from_uuid(self.next_id());
         let email = normalize_staff_email(email);
         self.db.write(|c| {
             if c.query_opt("SELECT id FROM users WHERE email = $1", &[email.as_str().into()])?.is_some() {
@@ -109,7 +109,7 @@ impl Store {
         let mut rng = rand::rngs::OsRng;
         let token = new_token("klar_", &mut rng);
         let h = hash_token(self.keys.session_secret(), &token);
-        let tid = TokenId::generate(now, &mut rng);
+        let tid = TokenId::from_uuid(self.next_id());
         self.db.write(|c| {
             c.execute(
                 "INSERT INTO api_tokens (id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4)",

@@ -126,6 +126,32 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
     }
 }
 
+/// A submitted HTML form (`application/x-www-form-urlencoded`); a malformed one is a
+/// problem document like every other error.
+pub struct UiForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for UiForm<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Form::<T>::from_request(req, state)
+            .await
+            .map(|axum::extract::Form(v)| UiForm(v))
+            .map_err(|e| match e.status() {
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType(
+                    "the form must be sent as application/x-www-form-urlencoded".into(),
+                ),
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                    AppError::PayloadTooLarge("the form is larger than 1 MiB".into())
+                }
+                _ => AppError::BadRequest(format!(
+                    "the form could not be read: {}",
+                    redact_values(&e.body_text())
+                )),
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

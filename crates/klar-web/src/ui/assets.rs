@@ -1,13 +1,13 @@
 //! Klar's own stylesheet and script, embedded in the binary.
 
-use axum::extract::Path;
+use crate::extract::ApiPath;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 const CSS: &str = include_str!("../../assets/app.css");
 const JS: &str = include_str!("../../assets/app.js");
 
-pub async fn asset(Path(file): Path<String>) -> Response {
+pub async fn asset(ApiPath(file): ApiPath) -> Response {
     let (body, ctype) = match file.as_str() {
         "app.css" => (CSS, "text/css; charset=utf-8"),
         "app.js" => (JS, "text/javascript; charset=utf-8"),

@@ -10,9 +10,9 @@ use super::{Layout, layout_money, render};
 use crate::AppState;
 use crate::api::deals::{DealBody, apply};
 use crate::error::AppError;
+use crate::extract::{ApiPath, ApiQuery, UiForm};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use klar_domain::currency::Currency;
@@ -397,8 +397,8 @@ pub struct MoveForm {
 pub async fn deals_move_submit(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
-    Form(f): Form<MoveForm>,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<MoveForm>,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
@@ -481,7 +481,7 @@ pub struct NewDealParams {
 pub async fn deals_new_page(
     State(state): State<AppState>,
     s: UiSession,
-    Query(q): Query<NewDealParams>,
+    ApiQuery(q): ApiQuery<NewDealParams>,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
@@ -499,7 +499,7 @@ pub async fn deals_new_page(
 pub async fn deals_create_submit(
     State(state): State<AppState>,
     s: UiSession,
-    Form(f): Form<DealForm>,
+    UiForm(f): UiForm<DealForm>,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
@@ -612,7 +612,7 @@ fn show(
 pub async fn deals_show_page(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Response {
     if let Err(r) = s.require(Permission::ReadCrm) {
         return r;
@@ -626,8 +626,8 @@ pub async fn deals_show_page(
 pub async fn deals_update_submit(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
-    Form(f): Form<DealForm>,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<DealForm>,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;

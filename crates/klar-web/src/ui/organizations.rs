@@ -11,9 +11,9 @@ use crate::AppState;
 use crate::api::organizations::{OrganizationBody, apply};
 use crate::api::persons::AddressBody;
 use crate::error::AppError;
+use crate::extract::{ApiPath, ApiQuery, UiForm};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use klar_domain::ids::OrganizationId;
@@ -56,7 +56,7 @@ pub struct OrgListParams {
 pub async fn orgs_list_page(
     State(state): State<AppState>,
     s: UiSession,
-    Query(params): Query<OrgListParams>,
+    ApiQuery(params): ApiQuery<OrgListParams>,
 ) -> Response {
     if let Err(r) = s.require(Permission::ReadCrm) {
         return r;
@@ -211,7 +211,7 @@ pub async fn orgs_new_page(s: UiSession) -> Response {
 pub async fn orgs_create_submit(
     State(state): State<AppState>,
     s: UiSession,
-    Form(f): Form<OrgForm>,
+    UiForm(f): UiForm<OrgForm>,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
@@ -257,7 +257,7 @@ pub async fn orgs_create_submit(
 pub async fn orgs_edit_page(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
@@ -280,8 +280,8 @@ pub async fn orgs_edit_page(
 pub async fn orgs_update_submit(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
-    Form(f): Form<OrgForm>,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<OrgForm>,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
@@ -347,7 +347,7 @@ impl OrgShowPage {
 pub async fn orgs_show_page(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Response {
     if let Err(r) = s.require(Permission::ReadCrm) {
         return r;

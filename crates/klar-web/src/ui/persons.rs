@@ -8,9 +8,9 @@ use crate::api::activities::ActivityBody;
 use crate::api::persons::{AddressBody, PersonBody, apply, new_person};
 use crate::auth::{Auth, Credential};
 use crate::error::AppError;
+use crate::extract::{ApiPath, ApiQuery, UiForm};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use klar_domain::ids::PersonId;
@@ -125,7 +125,7 @@ fn rows(
 pub async fn persons_list_page(
     State(state): State<AppState>,
     s: UiSession,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Response {
     if let Err(r) = s.require(Permission::ReadCrm) {
         return r;
@@ -153,7 +153,7 @@ pub async fn persons_list_page(
 pub async fn persons_rows_partial(
     State(state): State<AppState>,
     s: UiSession,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Response {
     if let Err(r) = s.require(Permission::ReadCrm) {
         return r;
@@ -355,7 +355,7 @@ pub(super) fn auth_of(s: &UiSession) -> Auth {
 pub async fn persons_create_submit(
     State(state): State<AppState>,
     s: UiSession,
-    Form(f): Form<PersonForm>,
+    UiForm(f): UiForm<PersonForm>,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
@@ -401,7 +401,7 @@ pub async fn persons_create_submit(
 pub async fn persons_edit_page(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
@@ -426,8 +426,8 @@ pub async fn persons_edit_page(
 pub async fn persons_update_submit(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
-    Form(f): Form<PersonForm>,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<PersonForm>,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
@@ -477,6 +477,14 @@ impl PersonShowPage {
         match self.person.kind {
             PersonKind::Consumer => self.p.t.get("kind-consumer"),
             PersonKind::Business => self.p.t.get("kind-business"),
+        }
+    }
+
+    /// Known contact labels in the UI language; others as typed.
+    pub fn contact_label<'a>(&self, label: &'a str) -> &'a str {
+        match label {
+            "work" | "private" | "mobile" | "home" => self.p.t.get(&format!("label-{label}")),
+            other => other,
         }
     }
 
@@ -540,7 +548,7 @@ fn show(
 pub async fn persons_show_page(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Response {
     if let Err(r) = s.require(Permission::ReadCrm) {
         return r;
@@ -568,8 +576,8 @@ pub struct ActivityForm {
 pub async fn persons_activity_submit(
     State(state): State<AppState>,
     s: UiSession,
-    Path(id): Path<String>,
-    Form(f): Form<ActivityForm>,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<ActivityForm>,
 ) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;

@@ -4,8 +4,8 @@ use super::{Layout, render};
 use crate::AppState;
 use crate::auth::{SESSION_COOKIE, check_same_origin, cookie};
 use crate::error::AppError;
+use crate::extract::UiForm;
 use askama::Template;
-use axum::Form;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -136,12 +136,12 @@ pub struct LoginForm {
 pub async fn login_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: Form<LoginForm>,
+    form: UiForm<LoginForm>,
 ) -> Response {
     if let Err(e) = check_same_origin(&headers, &state.config.public_url) {
         return e.into_response();
     }
-    let Form(LoginForm { email, password }) = form;
+    let UiForm(LoginForm { email, password }) = form;
     let lookup_email = email.clone();
     let params = state.config.password_params;
     let permit = match state.hashing.clone().acquire_owned().await {
@@ -208,7 +208,7 @@ pub struct CsrfForm {
 pub async fn logout(
     State(state): State<AppState>,
     s: UiSession,
-    Form(f): Form<CsrfForm>,
+    UiForm(f): UiForm<CsrfForm>,
 ) -> Response {
     if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
         return r;

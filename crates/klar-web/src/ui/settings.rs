@@ -4,9 +4,9 @@
 use super::session::UiSession;
 use super::{Layout, render};
 use crate::AppState;
+use crate::extract::{ApiQuery, UiForm};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use klar_domain::role::Role;
@@ -74,7 +74,7 @@ pub struct SettingsParams {
     saved: String,
 }
 
-pub async fn settings_page(s: UiSession, Query(q): Query<SettingsParams>) -> Response {
+pub async fn settings_page(s: UiSession, ApiQuery(q): ApiQuery<SettingsParams>) -> Response {
     render(
         StatusCode::OK,
         &page(&s, current(&s), !q.saved.is_empty(), String::new()),
@@ -92,7 +92,7 @@ pub struct SettingsForm {
 pub async fn settings_submit(
     State(state): State<AppState>,
     s: UiSession,
-    Form(f): Form<SettingsForm>,
+    UiForm(f): UiForm<SettingsForm>,
 ) -> Response {
     if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
         return r;

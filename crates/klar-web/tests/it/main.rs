@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod config;
 mod deals;
+mod fuzz;
 mod openapi;
 mod organizations_activities;
 mod persons;

@@ -88,3 +88,56 @@ async fn activities_form_a_timeline_and_tasks_can_be_done() {
     f.sort();
     assert_eq!(f, vec!["kind", "person_id", "subject"]);
 }
+
+#[tokio::test]
+async fn the_timeline_is_ordered_by_when_things_happened_across_pages() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app.create_person(&t, json!({"last_name": "Zeitlos"})).await;
+    for day in [
+        "2026-03-01",
+        "2026-01-15",
+        "2026-11-20",
+        "2026-01-15",
+        "2026-06-30",
+    ] {
+        let b = json!({"kind": "note", "person_id": p["id"], "subject": day, "occurred_at": format!("{day}T09:00:00Z")});
+        assert_eq!(
+            app.call("POST", "/api/v1/activities", Some(&t), Some(b))
+                .await
+                .status,
+            201
+        );
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let url = format!(
+            "/api/v1/activities?person_id={}&limit=2{cursor}",
+            p["id"].as_str().unwrap()
+        );
+        let r = app.call("GET", &url, Some(&t), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        seen.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["subject"].as_str().unwrap().to_string()),
+        );
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            "2026-11-20",
+            "2026-06-30",
+            "2026-03-01",
+            "2026-01-15",
+            "2026-01-15"
+        ]
+    );
+}
