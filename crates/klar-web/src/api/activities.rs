@@ -1,6 +1,6 @@
 //! `/api/v1/activities`
 
-use super::common::{List, field_id, idempotent_create, limit, path_id};
+use super::common::{List, StampOut, field_id, idempotent_create, limit, path_id};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{AppResult, Problem};
@@ -59,10 +59,8 @@ pub struct ActivityOut {
     pub due_date: Option<String>,
     pub done: bool,
     pub owner_id: Option<String>,
-    pub created_at: String,
-    pub created_by: Option<String>,
-    pub updated_at: String,
-    pub updated_by: Option<String>,
+    #[serde(flatten)]
+    pub stamp: StampOut,
 }
 
 impl From<&Activity> for ActivityOut {
@@ -80,10 +78,7 @@ impl From<&Activity> for ActivityOut {
             due_date: a.due_date.map(|d| d.to_string()),
             done: a.done,
             owner_id: a.owner_id.map(|x| x.to_string()),
-            created_at: a.stamp.created_at.to_string(),
-            created_by: a.stamp.created_by.map(|u| u.to_string()),
-            updated_at: a.stamp.updated_at.to_string(),
-            updated_by: a.stamp.updated_by.map(|u| u.to_string()),
+            stamp: StampOut::from(&a.stamp),
         }
     }
 }

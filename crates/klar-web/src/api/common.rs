@@ -8,6 +8,26 @@ use axum::response::{IntoResponse, Response};
 use klar_store::idempotency::{Recorded, request_hash};
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// Who made and last changed a record, and when (RFC 3339 times, staff account ids).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StampOut {
+    pub created_at: String,
+    pub created_by: Option<String>,
+    pub updated_at: String,
+    pub updated_by: Option<String>,
+}
+
+impl From<&klar_domain::records::Stamp> for StampOut {
+    fn from(s: &klar_domain::records::Stamp) -> Self {
+        StampOut {
+            created_at: s.created_at.to_string(),
+            created_by: s.created_by.map(|u| u.to_string()),
+            updated_at: s.updated_at.to_string(),
+            updated_by: s.updated_by.map(|u| u.to_string()),
+        }
+    }
+}
+
 /// A page of a list.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct List<T> {

@@ -1,6 +1,6 @@
 //! `/api/v1/deals`
 
-use super::common::{List, double_option, field_id, idempotent_create, limit, path_id};
+use super::common::{List, StampOut, double_option, field_id, idempotent_create, limit, path_id};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{AppResult, Problem};
@@ -68,10 +68,8 @@ pub struct DealOut {
     pub lost_reason: Option<String>,
     pub closed_at: Option<String>,
     pub custom_fields: BTreeMap<String, serde_json::Value>,
-    pub created_at: String,
-    pub created_by: Option<String>,
-    pub updated_at: String,
-    pub updated_by: Option<String>,
+    #[serde(flatten)]
+    pub stamp: StampOut,
 }
 
 impl From<&Deal> for DealOut {
@@ -91,10 +89,7 @@ impl From<&Deal> for DealOut {
             lost_reason: d.lost_reason.clone(),
             closed_at: d.closed_at.map(|x| x.to_string()),
             custom_fields: d.custom.clone(),
-            created_at: d.stamp.created_at.to_string(),
-            created_by: d.stamp.created_by.map(|u| u.to_string()),
-            updated_at: d.stamp.updated_at.to_string(),
-            updated_by: d.stamp.updated_by.map(|u| u.to_string()),
+            stamp: StampOut::from(&d.stamp),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/organizations`
 
-use super::common::{List, double_option, field_id, idempotent_create, limit, path_id};
+use super::common::{List, StampOut, double_option, field_id, idempotent_create, limit, path_id};
 use super::persons::{AddressBody, parse_address};
 use crate::AppState;
 use crate::auth::Auth;
@@ -49,10 +49,8 @@ pub struct OrganizationOut {
     pub industry: Option<String>,
     pub owner_id: Option<String>,
     pub custom_fields: BTreeMap<String, serde_json::Value>,
-    pub created_at: String,
-    pub created_by: Option<String>,
-    pub updated_at: String,
-    pub updated_by: Option<String>,
+    #[serde(flatten)]
+    pub stamp: StampOut,
 }
 
 impl From<&Organization> for OrganizationOut {
@@ -70,10 +68,7 @@ impl From<&Organization> for OrganizationOut {
             industry: o.industry.clone(),
             owner_id: o.owner_id.map(|u| u.to_string()),
             custom_fields: o.custom.clone(),
-            created_at: o.stamp.created_at.to_string(),
-            created_by: o.stamp.created_by.map(|u| u.to_string()),
-            updated_at: o.stamp.updated_at.to_string(),
-            updated_by: o.stamp.updated_by.map(|u| u.to_string()),
+            stamp: StampOut::from(&o.stamp),
         }
     }
 }

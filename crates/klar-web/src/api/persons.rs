@@ -1,6 +1,6 @@
 //! `/api/v1/persons`
 
-use super::common::{List, double_option, field_id, idempotent_create, limit, path_id};
+use super::common::{List, StampOut, double_option, field_id, idempotent_create, limit, path_id};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult, Problem};
@@ -109,10 +109,8 @@ pub struct PersonOut {
     pub tags: Vec<String>,
     pub source: Option<String>,
     pub custom_fields: BTreeMap<String, serde_json::Value>,
-    pub created_at: String,
-    pub created_by: Option<String>,
-    pub updated_at: String,
-    pub updated_by: Option<String>,
+    #[serde(flatten)]
+    pub stamp: StampOut,
 }
 
 impl From<&Person> for PersonOut {
@@ -154,10 +152,7 @@ impl From<&Person> for PersonOut {
             tags: p.tags.clone(),
             source: p.source.clone(),
             custom_fields: d.custom.clone(),
-            created_at: p.stamp.created_at.to_string(),
-            created_by: p.stamp.created_by.map(|u| u.to_string()),
-            updated_at: p.stamp.updated_at.to_string(),
-            updated_by: p.stamp.updated_by.map(|u| u.to_string()),
+            stamp: StampOut::from(&p.stamp),
         }
     }
 }
