@@ -72,6 +72,21 @@ pub fn field_id<T: std::str::FromStr>(
     }
 }
 
+/// Applies submitted custom field values: `null` removes a value, anything else sets it
+/// (checked against the field definitions by the store).
+pub fn merge_custom(
+    target: &mut std::collections::BTreeMap<String, serde_json::Value>,
+    submitted: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    for (k, v) in submitted {
+        if v.is_null() {
+            target.remove(k);
+        } else {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 /// Distinguishes an absent field from an explicit `null` (which clears the value).
 pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where

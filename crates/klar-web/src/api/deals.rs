@@ -1,6 +1,8 @@
 //! `/api/v1/deals`
 
-use super::common::{List, StampOut, double_option, field_id, idempotent_create, limit, path_id};
+use super::common::{
+    List, StampOut, double_option, field_id, idempotent_create, limit, merge_custom, path_id,
+};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{AppResult, Problem};
@@ -147,13 +149,7 @@ pub fn apply(b: &DealBody, e: &mut DealEdit) -> Result<(), DomainError> {
             .flatten();
     }
     if let Some(cf) = &b.custom_fields {
-        for (k, v) in cf {
-            if v.is_null() {
-                e.custom.remove(k);
-            } else {
-                e.custom.insert(k.clone(), v.clone());
-            }
-        }
+        merge_custom(&mut e.custom, cf);
     }
     if e.title.is_empty() {
         errs.push("title", "must not be empty");

@@ -1,6 +1,8 @@
 //! `/api/v1/organizations`
 
-use super::common::{List, StampOut, double_option, field_id, idempotent_create, limit, path_id};
+use super::common::{
+    List, StampOut, double_option, field_id, idempotent_create, limit, merge_custom, path_id,
+};
 use super::persons::{AddressBody, parse_address};
 use crate::AppState;
 use crate::auth::Auth;
@@ -100,13 +102,7 @@ pub fn apply(b: &OrganizationBody, e: &mut OrganizationEdit) -> Result<(), Domai
         e.owner_id = field_id::<UserId>(o.as_deref(), "owner_id", &mut errs);
     }
     if let Some(cf) = &b.custom_fields {
-        for (k, v) in cf {
-            if v.is_null() {
-                e.custom.remove(k);
-            } else {
-                e.custom.insert(k.clone(), v.clone());
-            }
-        }
+        merge_custom(&mut e.custom, cf);
     }
     if e.name.is_empty() {
         errs.push("name", "must not be empty");

@@ -1,6 +1,8 @@
 //! `/api/v1/persons`
 
-use super::common::{List, StampOut, double_option, field_id, idempotent_create, limit, path_id};
+use super::common::{
+    List, StampOut, double_option, field_id, idempotent_create, limit, merge_custom, path_id,
+};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult, Problem};
@@ -292,13 +294,7 @@ pub fn apply(
         if cf.len() > limits::MAX_CUSTOM_FIELDS {
             errs.push("custom_fields", "too many custom fields");
         }
-        for (k, v) in cf {
-            if v.is_null() {
-                e.personal.custom.remove(k);
-            } else {
-                e.personal.custom.insert(k.clone(), v.clone());
-            }
-        }
+        merge_custom(&mut e.personal.custom, cf);
     }
     if e.personal.first_name.is_empty() && e.personal.last_name.is_empty() {
         errs.push("last_name", "a person needs a first or a last name");
