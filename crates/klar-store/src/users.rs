@@ -175,6 +175,81 @@ impl Store {
         Ok(())
     }
 
+    /// Gives an account another role; its sessions end so the new rights apply at once.
+    pub fn set_user_role(&self, uid: UserId, role: Role) -> Result<User> {
+        self.db.write(|c| {
+            let n = c.execute(
+                "UPDATE users SET role = $2 WHERE id = $1",
+                &[uid.to_string().into(), role.as_str().into()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            c.execute(
+                "DELETE FROM sessions WHERE user_id = $1",
+                &[uid.to_string().into()],
+            )?;
+            Ok(())
+        })?;
+        self.auth_cache.clear();
+        self.get_user(uid)
+    }
+
+    /// Enables a disabled account again (its old tokens stay revoked).
+    pub fn enable_user(&self, uid: UserId) -> Result<User> {
+        let n = self.db.write(|c| {
+            c.execute(
+                "UPDATE users SET active = 1 WHERE id = $1",
+                &[uid.to_string().into()],
+            )
+        })?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_user(uid)
+    }
+
+    /// Replaces an account's password hash; other sessions of the account end.
+    pub fn set_password_hash(
+        &self,
+        uid: UserId,
+        password_hash: &str,
+        keep_session: Option<&str>,
+    ) -> Result<()> {
+        let keep = keep_session.map(|s| hash_token(self.keys.session_secret(), s));
+        self.db.write(|c| {
+            let n = c.execute(
+                "UPDATE users SET password_hash = $2 WHERE id = $1",
+                &[uid.to_string().into(), password_hash.into()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            match &keep {
+                Some(h) => c.execute(
+                    "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2",
+                    &[uid.to_string().into(), Val::Blob(h.clone())],
+                )?,
+                None => c.execute(
+                    "DELETE FROM sessions WHERE user_id = $1",
+                    &[uid.to_string().into()],
+                )?,
+            };
+            Ok(())
+        })
+    }
+
+    /// The current password hash of an account (active or not).
+    pub fn password_hash_of(&self, uid: UserId) -> Result<Option<String>> {
+        self.db.read(|c| {
+            c.query_one(
+                "SELECT password_hash FROM users WHERE id = $1",
+                &[uid.to_string().into()],
+            )?
+            .get(0)
+        })
+    }
+
     /// Revokes every API token of an account; returns how many were active.
     pub fn revoke_tokens(&self, uid: UserId) -> Result<u64> {
         let now = ms(self.now());

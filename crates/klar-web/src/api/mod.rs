@@ -7,6 +7,7 @@ pub mod config;
 pub mod deals;
 pub mod organizations;
 pub mod persons;
+pub mod users;
 
 use crate::AppState;
 use axum::Router;
@@ -61,6 +62,8 @@ pub fn router() -> Router<AppState> {
             axum::routing::patch(config::update_stage).delete(config::delete_stage),
         )
         .route("/tags", get(config::list_tags))
+        .route("/users", get(users::list_users).post(users::create_user))
+        .route("/users/{id}", axum::routing::patch(users::update_user))
         .fallback(common::api_not_found)
 }
 
@@ -75,6 +78,7 @@ pub fn router() -> Router<AppState> {
         activities::list_activities, activities::create_activity, activities::get_activity, activities::update_activity,
         config::list_custom_fields, config::create_custom_field, config::list_stages, config::create_stage,
         config::update_stage, config::delete_stage, config::list_tags,
+        users::list_users, users::create_user, users::update_user,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),
@@ -84,6 +88,7 @@ pub fn router() -> Router<AppState> {
         (name = "deals", description = "Deals in the sales pipeline."),
         (name = "activities", description = "Notes, calls, meetings, emails and tasks on the timeline."),
         (name = "configuration", description = "Custom fields, pipeline stages and tags."),
+        (name = "users", description = "Personal staff accounts and their roles."),
     )
 )]
 pub struct ApiDoc;

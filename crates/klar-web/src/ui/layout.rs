@@ -51,6 +51,10 @@ impl Layout {
         self.role.is_some_and(|r| r.allows(Permission::WriteCrm))
     }
 
+    pub fn can_manage_users(&self) -> bool {
+        self.role.is_some_and(|r| r.allows(Permission::ManageUsers))
+    }
+
     pub fn is(&self, nav: &str) -> bool {
         self.active == nav
     }

@@ -10,6 +10,7 @@ pub mod organizations;
 pub mod persons;
 pub mod session;
 pub mod settings;
+pub mod users;
 
 use crate::AppState;
 use crate::error::AppError;
@@ -29,6 +30,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/logout", axum::routing::post(session::logout))
         .route("/assets/{file}", get(assets::asset))
+        .route(
+            "/admin/users",
+            get(users::users_list_page).post(users::users_create_submit),
+        )
+        .route(
+            "/admin/users/{id}",
+            axum::routing::post(users::users_update_submit),
+        )
+        .route(
+            "/account/password",
+            get(users::password_page).post(users::password_submit),
+        )
         .route(
             "/persons",
             get(persons::persons_list_page).post(persons::persons_create_submit),

@@ -15,3 +15,4 @@ mod fuzz;
 mod openapi;
 mod organizations_activities;
 mod persons;
+mod users;

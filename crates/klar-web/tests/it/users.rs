@@ -1,0 +1,238 @@
+use crate::app::TestApp;
+use klar_domain::role::Role;
+use serde_json::json;
+
+#[tokio::test]
+async fn the_admin_creates_accounts_with_a_one_time_password_and_changes_roles() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with_role("admin@staff.example", Role::Admin);
+    let sales = app.sales_token();
+    app.call("GET", "/api/v1/users", Some(&sales), None)
+        .await
+        .problem(403);
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"email": "neu@staff.example", "role": "marketing"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["role"], "marketing");
+    let otp = r.body["one_time_password"].as_str().unwrap().to_string();
+    assert_eq!(otp.len(), 20);
+    let hash = app
+        .store
+        .password_hash(&"neu@staff.example".to_string())
+        .unwrap()
+        .unwrap()
+        .1;
+    assert!(hash.starts_with("$argon2id$") && klar_crypto::verify_password(&otp, &hash));
+    let dup = app
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"email": "NEU@staff.example", "role": "sales"})),
+        )
+        .await;
+    assert_eq!(dup.problem(422), vec!["email"]);
+    let bad = app
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"email": "x", "role": "root"})),
+        )
+        .await;
+    let mut f = bad.problem(422);
+    f.sort();
+    assert_eq!(f, vec!["email", "role"]);
+    let id = r.body["id"].as_str().unwrap();
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{id}"),
+            Some(&admin),
+            Some(json!({"role": "viewer", "active": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.body["role"].as_str(), r.body["active"].as_bool()),
+        (Some("viewer"), Some(false))
+    );
+    let me = app.store.user_by_email("admin@staff.example").unwrap().id;
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{me}"),
+            Some(&admin),
+            Some(json!({"active": false})),
+        )
+        .await;
+    r.problem(422);
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> String {
+    let r = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "login failed");
+    r.headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+async fn csrf_of(app: &TestApp, cookie: &str, path: &str) -> String {
+    let html = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_user_changes_his_password_and_his_other_sessions_end() {
+    let app = TestApp::spawn().await;
+    app.user_with_role("sales@staff.example", Role::Sales);
+    let a = login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let b = login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let csrf = csrf_of(&app, &a, "/account/password").await;
+    let post = |current: &str, new: &str, repeat: &str| {
+        app.http
+            .post(format!("{}/account/password", app.base))
+            .header("cookie", &a)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("current", current),
+                ("new", new),
+                ("repeat", repeat),
+            ])
+            .send()
+    };
+    assert_eq!(
+        post(
+            "wrong-password-1",
+            "Neues-Passwort-2026",
+            "Neues-Passwort-2026"
+        )
+        .await
+        .unwrap()
+        .status(),
+        422
+    );
+    assert_eq!(
+        post("Correct-Horse-Battery-9", "kurz", "kurz")
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    assert_eq!(
+        post(
+            "Correct-Horse-Battery-9",
+            "Neues-Passwort-2026",
+            "Anderes-Passwort-2026"
+        )
+        .await
+        .unwrap()
+        .status(),
+        422
+    );
+    assert_eq!(
+        post(
+            "Correct-Horse-Battery-9",
+            "Neues-Passwort-2026",
+            "Neues-Passwort-2026"
+        )
+        .await
+        .unwrap()
+        .status(),
+        200
+    );
+    let still = app
+        .http
+        .get(format!("{}/settings", app.base))
+        .header("cookie", &a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), 200, "the session that changed it stays");
+    let other = app
+        .http
+        .get(format!("{}/settings", app.base))
+        .header("cookie", &b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 303, "the other session ended");
+    login(&app, "sales@staff.example", "Neues-Passwort-2026").await;
+}
+
+#[tokio::test]
+async fn the_staff_page_is_for_administrators_only() {
+    let app = TestApp::spawn().await;
+    app.user_with_role("sales@staff.example", Role::Sales);
+    app.user_with_role("admin@staff.example", Role::Admin);
+    let s = login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let r = app
+        .http
+        .get(format!("{}/admin/users", app.base))
+        .header("cookie", &s)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let a = login(&app, "admin@staff.example", "Correct-Horse-Battery-9").await;
+    let csrf = csrf_of(&app, &a, "/admin/users").await;
+    let r = app
+        .http
+        .post(format!("{}/admin/users", app.base))
+        .header("cookie", &a)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "neu@staff.example"),
+            ("role", "viewer"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert!(r.text().await.unwrap().contains("neu@staff.example"));
+    let r = app
+        .http
+        .get(format!("{}/persons", app.base))
+        .header("cookie", &a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "the administrator does not see customer data"
+    );
+}
