@@ -198,11 +198,9 @@ pub fn change_account(
         ));
     }
     let mut user = store.get_user(uid)?;
-    if let Some(r) = role {
-        if r != user.role {
-            user = store.set_user_role(uid, r)?;
-            tracing::info!(user_id = %uid, role = r.as_str(), "role changed");
-        }
+    if let Some(r) = role.filter(|r| *r != user.role) {
+        user = store.set_user_role(uid, r)?;
+        tracing::info!(user_id = %uid, role = r.as_str(), "role changed");
     }
     match active {
         Some(false) if user.active => {
