@@ -24,7 +24,7 @@ async fn the_admin_creates_accounts_with_a_one_time_password_and_changes_roles()
     assert_eq!(otp.len(), 20);
     let hash = app
         .store
-        .password_hash(&"neu@staff.example".to_string())
+        .password_hash("neu@staff.example")
         .unwrap()
         .unwrap()
         .1;
