@@ -7,6 +7,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use klar_domain::DomainError;
 use klar_domain::error::Errors;
 use klar_domain::records::{
     CustomFieldDef, FieldType, RecordType, Stage, StageKind, parse_field_key,
@@ -73,16 +74,9 @@ pub async fn list_custom_fields(
     ))
 }
 
-/// Define a custom field.
-#[utoipa::path(post, path = "/api/v1/custom-fields", tag = "configuration", request_body = CustomFieldBody,
-    responses((status = 201, body = CustomFieldBody), (status = 422, body = Problem)))]
-pub async fn create_custom_field(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: ApiJson<CustomFieldBody>,
-) -> AppResult<(StatusCode, Json<CustomFieldBody>)> {
-    auth.require(Permission::ManageSettings)?;
-    let b = &body.value;
+/// Checks a submitted custom field definition. The API and the settings page both use
+/// this one check, so that they accept exactly the same definitions.
+pub fn parse_custom_field(b: &CustomFieldBody) -> Result<CustomFieldDef, DomainError> {
     let mut errs = Errors::new();
     let record_type = errs.take("record_type", RecordType::parse(&b.record_type));
     let key = errs.take("key", parse_field_key(&b.key));
@@ -101,18 +95,26 @@ pub async fn create_custom_field(
         errs.push("options", "only select fields have options");
     }
     errs.finish()?;
-    let (Some(record_type), Some(key), Some(label), Some(field_type)) =
-        (record_type, key, label, field_type)
-    else {
-        return Err(AppError::Internal("validated fields missing".into()));
-    };
-    let def = CustomFieldDef {
-        record_type,
-        key,
-        label,
-        field_type,
+    // Every part is there once the check has passed; the defaults are never used.
+    Ok(CustomFieldDef {
+        record_type: record_type.unwrap_or(RecordType::Person),
+        key: key.unwrap_or_default(),
+        label: label.unwrap_or_default(),
+        field_type: field_type.unwrap_or(FieldType::Text),
         options,
-    };
+    })
+}
+
+/// Define a custom field.
+#[utoipa::path(post, path = "/api/v1/custom-fields", tag = "configuration", request_body = CustomFieldBody,
+    responses((status = 201, body = CustomFieldBody), (status = 422, body = Problem)))]
+pub async fn create_custom_field(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: ApiJson<CustomFieldBody>,
+) -> AppResult<(StatusCode, Json<CustomFieldBody>)> {
+    auth.require(Permission::ManageSettings)?;
+    let def = parse_custom_field(&body.value)?;
     let out = CustomFieldBody::from(&def);
     state
         .blocking(move |s| Ok(s.define_custom_field(&def)?))

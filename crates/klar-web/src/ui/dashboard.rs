@@ -168,6 +168,7 @@ pub struct Count {
 }
 
 pub struct TaskRow {
+    pub id: String,
     pub subject: String,
     pub due: String,
     pub overdue: bool,
@@ -238,6 +239,7 @@ fn load(state: &AppState, p: Layout) -> Result<DashboardPage, AppError> {
     let tasks = open
         .iter()
         .map(|a| TaskRow {
+            id: a.id.to_string(),
             subject: a.text.subject.clone(),
             due: a.due_date.map(|d| d.to_string()).unwrap_or_default(),
             overdue: a.due_date.is_some_and(|d| d < today),

@@ -3,7 +3,9 @@
 //! form. Validation is the JSON API's: forms become a [`DealBody`] handed to [`apply`].
 
 use super::forms::{
-    actor, domain_errors, field_errors, not_found_page, opt, org_options, page_error, stage_name,
+    CustomInput, actor, custom_body, custom_defs, custom_facts, custom_form_values, custom_inputs,
+    domain_errors, field_errors, localize_errors, localize_message, not_found_page, opt,
+    org_options, page_error, stage_name,
 };
 use super::session::UiSession;
 use super::{Layout, layout_money, render};
@@ -17,7 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use klar_domain::currency::Currency;
 use klar_domain::ids::{DealId, OrganizationId, PersonId};
-use klar_domain::records::{Deal, Organization, StageKind};
+use klar_domain::records::{CustomFieldDef, Deal, Organization, RecordType, StageKind};
 use klar_domain::role::Permission;
 use klar_domain::{DomainError, FieldError};
 use klar_store::deals::{DealEdit, DealFilter};
@@ -136,12 +138,15 @@ pub struct DealForm {
     pub expected_close_date: String,
     #[serde(default)]
     pub lost_reason: String,
+    /// The custom fields (`cf_{key}`), by input name.
+    #[serde(flatten)]
+    pub custom: HashMap<String, String>,
 }
 
 impl DealForm {
     /// The form as an API body (an empty field clears the value), and the error of the
     /// amount if it cannot be read.
-    fn body(&self, p: &Layout) -> (DealBody, Option<FieldError>) {
+    fn body(&self, p: &Layout, defs: &[CustomFieldDef]) -> (DealBody, Option<FieldError>) {
         let (value_cents, value_err) = if self.value.trim().is_empty() {
             (Some(0), None)
         } else {
@@ -162,6 +167,7 @@ impl DealForm {
             organization_id: Some(opt(&self.organization_id)),
             expected_close_date: Some(opt(&self.expected_close_date)),
             lost_reason: Some(opt(&self.lost_reason)),
+            custom_fields: custom_body(defs, &self.custom),
             ..Default::default()
         };
         (body, value_err)
@@ -181,6 +187,7 @@ impl DealForm {
                 .map(|x| x.to_string())
                 .unwrap_or_default(),
             lost_reason: d.lost_reason.clone().unwrap_or_default(),
+            custom: custom_form_values(&d.custom),
         }
     }
 }
@@ -199,6 +206,7 @@ pub struct DealFields {
     pub stages: Vec<(String, String)>,
     pub persons: Vec<(String, String)>,
     pub orgs: Vec<(String, String)>,
+    pub custom: Vec<CustomInput>,
 }
 
 impl DealFields {
@@ -219,12 +227,15 @@ impl DealFields {
         let stages = stage_options(state, p)?;
         let persons = person_options(state, f.person_id.parse().ok())?;
         let orgs = org_options(state, f.organization_id.parse().ok())?;
+        let errors = localize_errors(errors, &p.t);
+        let custom = custom_inputs(&custom_defs(state, RecordType::Deal)?, &f.custom, &errors);
         Ok(DealFields {
             f,
             errors,
             stages,
             persons,
             orgs,
+            custom,
         })
     }
 }
@@ -433,7 +444,7 @@ pub async fn deals_move_submit(
                 "{} {}",
                 p.t.get("deal-move-failed"),
                 errs.iter()
-                    .map(ToString::to_string)
+                    .map(|e| format!("{}: {}", e.field, localize_message(&e.message, &p.t)))
                     .collect::<Vec<_>>()
                     .join("; ")
             );
@@ -453,6 +464,12 @@ pub async fn deals_move_submit(
 pub struct DealNewPage {
     pub p: Layout,
     pub form: DealFields,
+}
+
+impl DealNewPage {
+    pub fn custom_inputs(&self) -> &[CustomInput] {
+        &self.form.custom
+    }
 }
 
 fn new_page(
@@ -519,7 +536,11 @@ pub async fn deals_create_submit(
         lost_reason: None,
         custom: BTreeMap::new(),
     };
-    let (body, value_err) = f.body(&s.layout("deals"));
+    let defs = match custom_defs(&state, RecordType::Deal) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let (body, value_err) = f.body(&s.layout("deals"), &defs);
     let errs = check(&body, value_err, &mut e);
     if !errs.is_empty() {
         return new_page(
@@ -558,9 +579,15 @@ pub struct DealShowPage {
     pub person: Option<(String, String)>,
     pub organization: Option<Organization>,
     pub form: DealFields,
+    /// `(label, value)` of the custom fields with a value.
+    pub custom_facts: Vec<(String, String)>,
 }
 
 impl DealShowPage {
+    pub fn custom_inputs(&self) -> &[CustomInput] {
+        &self.form.custom
+    }
+
     pub fn money(&self) -> String {
         layout_money(self.deal.value_cents, self.deal.currency.as_str())
     }
@@ -576,6 +603,7 @@ fn show(
     let p = s.layout("deals");
     let load = || -> Result<DealShowPage, AppError> {
         let deal = state.store.get_deal(did)?;
+        let custom_facts = custom_facts(&custom_defs(state, RecordType::Deal)?, &deal.custom, &p);
         let stage = state
             .store
             .stages(DEFAULT_PIPELINE)?
@@ -601,6 +629,7 @@ fn show(
             person,
             organization,
             form,
+            custom_facts,
         })
     };
     match load() {
@@ -638,7 +667,11 @@ pub async fn deals_update_submit(
     let Ok(did) = id.parse::<DealId>() else {
         return not_found_page(&s, "deals");
     };
-    let (body, value_err) = f.body(&s.layout("deals"));
+    let defs = match custom_defs(&state, RecordType::Deal) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let (body, value_err) = f.body(&s.layout("deals"), &defs);
     let actor = actor(&s);
     let result = state
         .blocking(move |store| {

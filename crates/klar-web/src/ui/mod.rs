@@ -1,6 +1,7 @@
 //! The server-rendered UI. Pages work without JavaScript (plain forms and links); the
 //! small script in `assets/app.js` adds search-as-you-type. No third-party assets, no CDN.
 
+pub mod activities;
 pub mod assets;
 pub mod dashboard;
 pub mod deals;
@@ -58,6 +59,10 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(persons::persons_activity_submit),
         )
         .route(
+            "/activities/{id}/done",
+            axum::routing::post(activities::activity_done_submit),
+        )
+        .route(
             "/organizations",
             get(organizations::orgs_list_page).post(organizations::orgs_create_submit),
         )
@@ -87,6 +92,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings",
             get(settings::settings_page).post(settings::settings_submit),
+        )
+        .route(
+            "/settings/custom-fields",
+            axum::routing::post(settings::custom_field_submit),
         )
 }
 

@@ -3,7 +3,8 @@
 //! [`OrganizationBody`] and handed to [`apply`].
 
 use super::forms::{
-    actor, domain_errors, field_errors, not_found_page, opt, page_error, stage_name,
+    CustomInput, actor, custom_body, custom_defs, custom_facts, custom_form_values, custom_inputs,
+    domain_errors, field_errors, localize_errors, not_found_page, opt, page_error, stage_name,
 };
 use super::session::UiSession;
 use super::{Layout, render};
@@ -17,7 +18,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use klar_domain::ids::OrganizationId;
-use klar_domain::records::{Deal, Organization};
+use klar_domain::records::{CustomFieldDef, Deal, Organization, RecordType};
 use klar_domain::role::Permission;
 use klar_store::deals::DealFilter;
 use klar_store::organizations::{OrganizationEdit, OrganizationFilter};
@@ -114,11 +115,14 @@ pub struct OrgForm {
     pub city: String,
     #[serde(default)]
     pub country: String,
+    /// The custom fields (`cf_{key}`), by input name.
+    #[serde(flatten)]
+    pub custom: HashMap<String, String>,
 }
 
 impl OrgForm {
     /// The form as an API body: an empty field clears the value.
-    fn body(&self) -> OrganizationBody {
+    fn body(&self, defs: &[CustomFieldDef]) -> OrganizationBody {
         let address = AddressBody {
             street: opt(&self.street),
             postal_code: opt(&self.postal_code),
@@ -134,6 +138,7 @@ impl OrgForm {
             address: Some((!empty).then_some(address)),
             website: Some(opt(&self.website)),
             industry: Some(opt(&self.industry)),
+            custom_fields: custom_body(defs, &self.custom),
             ..Default::default()
         }
     }
@@ -149,6 +154,7 @@ impl OrgForm {
             postal_code: a.postal_code.unwrap_or_default(),
             city: a.city.unwrap_or_default(),
             country: a.country.unwrap_or_default(),
+            custom: custom_form_values(&o.custom),
         }
     }
 }
@@ -162,9 +168,14 @@ pub struct OrgFormPage {
     pub is_new: bool,
     pub f: OrgForm,
     pub errors: HashMap<String, String>,
+    pub custom: Vec<CustomInput>,
 }
 
 impl OrgFormPage {
+    pub fn custom_inputs(&self) -> &[CustomInput] {
+        &self.custom
+    }
+
     pub fn err(&self, field: &str) -> &str {
         self.errors.get(field).map_or("", String::as_str)
     }
@@ -175,6 +186,7 @@ impl OrgFormPage {
 }
 
 fn form_page(
+    state: &AppState,
     s: &UiSession,
     oid: Option<OrganizationId>,
     f: OrgForm,
@@ -188,24 +200,39 @@ fn form_page(
         ),
         None => ("/organizations".to_string(), "/organizations".to_string()),
     };
+    let defs = match custom_defs(state, RecordType::Organization) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let p = s.layout("organizations");
+    let errors = localize_errors(errors, &p.t);
+    let custom = custom_inputs(&defs, &f.custom, &errors);
     render(
         status,
         &OrgFormPage {
-            p: s.layout("organizations"),
+            p,
             action,
             cancel,
             is_new: oid.is_none(),
             f,
             errors,
+            custom,
         },
     )
 }
 
-pub async fn orgs_new_page(s: UiSession) -> Response {
+pub async fn orgs_new_page(State(state): State<AppState>, s: UiSession) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
     }
-    form_page(&s, None, OrgForm::default(), HashMap::new(), StatusCode::OK)
+    form_page(
+        &state,
+        &s,
+        None,
+        OrgForm::default(),
+        HashMap::new(),
+        StatusCode::OK,
+    )
 }
 
 pub async fn orgs_create_submit(
@@ -227,9 +254,14 @@ pub async fn orgs_create_submit(
         owner_id: Some(s.session.user.id),
         custom: BTreeMap::new(),
     };
-    let errs = domain_errors(apply(&f.body(), &mut e));
+    let defs = match custom_defs(&state, RecordType::Organization) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let errs = domain_errors(apply(&f.body(&defs), &mut e));
     if !errs.is_empty() {
         return form_page(
+            &state,
             &s,
             None,
             f,
@@ -244,6 +276,7 @@ pub async fn orgs_create_submit(
     {
         Ok(o) => Redirect::to(&format!("/organizations/{}", o.id)).into_response(),
         Err(AppError::Invalid(errs)) => form_page(
+            &state,
             &s,
             None,
             f,
@@ -267,6 +300,7 @@ pub async fn orgs_edit_page(
     };
     match state.store.get_organization(oid) {
         Ok(o) => form_page(
+            &state,
             &s,
             Some(oid),
             OrgForm::from_org(&o),
@@ -292,7 +326,11 @@ pub async fn orgs_update_submit(
     let Ok(oid) = id.parse::<OrganizationId>() else {
         return not_found_page(&s, "organizations");
     };
-    let body = f.body();
+    let defs = match custom_defs(&state, RecordType::Organization) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let body = f.body(&defs);
     let actor = actor(&s);
     let result = state
         .blocking(move |store| Ok(store.update_organization(actor, oid, |e| apply(&body, e))?))
@@ -300,6 +338,7 @@ pub async fn orgs_update_submit(
     match result {
         Ok(_) => Redirect::to(&format!("/organizations/{oid}")).into_response(),
         Err(AppError::Invalid(errs)) => form_page(
+            &state,
             &s,
             Some(oid),
             f,
@@ -329,6 +368,8 @@ pub struct OrgShowPage {
     pub more_persons: bool,
     pub deals: Vec<Deal>,
     pub stage_names: HashMap<String, String>,
+    /// `(label, value)` of the custom fields with a value.
+    pub custom_facts: Vec<(String, String)>,
 }
 
 impl OrgShowPage {
@@ -358,6 +399,11 @@ pub async fn orgs_show_page(
     let p = s.layout("organizations");
     let load = || -> Result<OrgShowPage, AppError> {
         let org = state.store.get_organization(oid)?;
+        let custom_facts = custom_facts(
+            &custom_defs(&state, RecordType::Organization)?,
+            &org.custom,
+            &p,
+        );
         let page = state.store.list_persons(&PersonFilter {
             organization: Some(oid),
             limit: 200,
@@ -403,6 +449,7 @@ pub async fn orgs_show_page(
             more_persons: page.next_cursor.is_some(),
             deals,
             stage_names,
+            custom_facts,
         })
     };
     match load() {
@@ -423,12 +470,13 @@ mod tests {
             city: "Berlin".into(),
             ..Default::default()
         };
-        let b = f.body();
+        let b = f.body(&[]);
         assert_eq!(b.website, Some(None));
         assert_eq!(b.industry, Some(None));
         let a = b.address.flatten().expect("an address");
         assert_eq!(a.city.as_deref(), Some("Berlin"));
         assert_eq!(a.street, None);
-        assert!(matches!(OrgForm::default().body().address, Some(None)));
+        assert_eq!(b.custom_fields, None, "no custom field is defined");
+        assert!(matches!(OrgForm::default().body(&[]).address, Some(None)));
     }
 }

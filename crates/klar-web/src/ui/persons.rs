@@ -1,21 +1,30 @@
 //! Person pages: list with search-as-you-type, detail with timeline, create and edit forms.
 
-use super::forms::{field_errors, not_found_page, opt, org_options, page_error};
+use super::forms::{
+    CustomInput, contact_id, custom_body, custom_defs, custom_facts, custom_form_values,
+    custom_inputs, field_errors, localize_errors, localize_message, not_found_page, opt,
+    org_options, page_error,
+};
 use super::session::UiSession;
 use super::{Layout, render};
 use crate::AppState;
 use crate::api::activities::ActivityBody;
-use crate::api::persons::{AddressBody, PersonBody, apply, new_person};
+use crate::api::persons::{AddressBody, LabeledValue, PersonBody, apply, new_person};
 use crate::auth::{Auth, Credential};
 use crate::error::AppError;
 use crate::extract::{ApiPath, ApiQuery, UiForm};
+use crate::i18n::Tr;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use klar_domain::FieldError;
 use klar_domain::ids::PersonId;
-use klar_domain::records::{Activity, Deal, Organization, Person, PersonKind};
+use klar_domain::records::{
+    Activity, CustomFieldDef, Deal, Organization, Person, PersonKind, RecordType,
+};
 use klar_domain::role::Permission;
+use klar_domain::text::limits;
 use klar_store::activities::ActivityFilter;
 use klar_store::deals::DealFilter;
 use klar_store::persons::{PersonEdit, PersonFilter};
@@ -184,10 +193,6 @@ pub struct PersonForm {
     #[serde(default)]
     pub last_name: String,
     #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub phone: String,
-    #[serde(default)]
     pub kind: String,
     #[serde(default)]
     pub organization_id: String,
@@ -207,11 +212,178 @@ pub struct PersonForm {
     pub birthday: String,
     #[serde(default)]
     pub notes: String,
+    /// The contact rows (`email_label_{i}`, `email_{i}`, `phone_label_{i}`, `phone_{i}`)
+    /// and the custom fields (`cf_{key}`), by input name.
+    #[serde(flatten)]
+    pub extra: HashMap<String, String>,
+}
+
+/// The labels a contact row offers; another label (given through the API) is kept.
+const CONTACT_LABELS: [&str; 4] = ["work", "private", "mobile", "home"];
+
+/// The form offers an empty row for one more email or phone while there are fewer
+/// entries than this.
+const CONTACT_ROWS: usize = 5;
+
+/// The contact rows of a form as `(label, value)`: rows `{prefix}_label_{i}` and
+/// `{prefix}_{i}` up to the highest one present. Rows beyond what the API takes are
+/// ignored.
+fn contact_rows(extra: &HashMap<String, String>, prefix: &str) -> Vec<(String, String)> {
+    let row_of = |k: &str| -> Option<usize> {
+        let rest = k.strip_prefix(prefix)?.strip_prefix('_')?;
+        let rest = rest.strip_prefix("label_").unwrap_or(rest);
+        rest.parse::<usize>()
+            .ok()
+            .filter(|i| *i < limits::MAX_CONTACTS)
+    };
+    let n = extra
+        .keys()
+        .filter_map(|k| row_of(k))
+        .max()
+        .map_or(0, |m| m + 1);
+    let get = |k: String| extra.get(&k).cloned().unwrap_or_default();
+    (0..n)
+        .map(|i| {
+            (
+                get(format!("{prefix}_label_{i}")),
+                get(format!("{prefix}_{i}")),
+            )
+        })
+        .collect()
+}
+
+/// The rows with a value, as the API's list (the first is the primary one), and the
+/// row each entry came from.
+fn contact_list(rows: &[(String, String)]) -> (Vec<LabeledValue>, Vec<usize>) {
+    rows.iter()
+        .enumerate()
+        .filter(|(_, (_, value))| !value.trim().is_empty())
+        .map(|(i, (label, value))| {
+            (
+                LabeledValue {
+                    label: opt(label),
+                    value: value.trim().to_string(),
+                },
+                i,
+            )
+        })
+        .unzip()
+}
+
+/// Puts a record's entries into the form as rows, plus an empty row for one more.
+fn put_rows<'a>(
+    extra: &mut HashMap<String, String>,
+    prefix: &str,
+    entries: impl Iterator<Item = (&'a str, String)>,
+) {
+    let mut n = 0;
+    for (i, (label, value)) in entries.enumerate() {
+        extra.insert(format!("{prefix}_label_{i}"), label.to_string());
+        extra.insert(format!("{prefix}_{i}"), value);
+        n = i + 1;
+    }
+    if n < CONTACT_ROWS {
+        extra.insert(format!("{prefix}_label_{n}"), "work".into());
+        extra.insert(format!("{prefix}_{n}"), String::new());
+    }
+}
+
+/// One email or phone row of the form.
+pub struct ContactRowView {
+    /// The value input's id, which also names its error: `email`, `email_1`, …
+    pub id: String,
+    /// The value input's name: `email_0`, `email_1`, …
+    pub name: String,
+    /// Id and name of the label select: `email_label_0`, …
+    pub label_id: String,
+    /// The input type: `email` or `tel`.
+    pub kind: &'static str,
+    /// `E-Mail`, `E-Mail 2`, …
+    pub caption: String,
+    pub value: String,
+    /// The selected label.
+    pub label: String,
+    /// `(label, text)` of the select.
+    pub options: Vec<(String, String)>,
+    pub error: String,
+    pub label_error: String,
+}
+
+fn contact_views(
+    extra: &HashMap<String, String>,
+    prefix: &str,
+    kind: &'static str,
+    errors: &HashMap<String, String>,
+    t: &Tr,
+) -> Vec<ContactRowView> {
+    let title = t.get(&format!("field-{prefix}"));
+    contact_rows(extra, prefix)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, value))| {
+            let label = if label.trim().is_empty() {
+                "work".to_string()
+            } else {
+                label
+            };
+            let mut options: Vec<(String, String)> = CONTACT_LABELS
+                .iter()
+                .map(|l| (l.to_string(), t.get(&format!("label-{l}")).to_string()))
+                .collect();
+            if !CONTACT_LABELS.contains(&label.as_str()) {
+                options.push((label.clone(), label.clone()));
+            }
+            let id = contact_id(prefix, i);
+            let label_id = format!("{prefix}_label_{i}");
+            ContactRowView {
+                name: format!("{prefix}_{i}"),
+                kind,
+                caption: if i == 0 {
+                    title.to_string()
+                } else {
+                    format!("{title} {}", i + 1)
+                },
+                value,
+                label,
+                options,
+                error: errors.get(&id).cloned().unwrap_or_default(),
+                label_error: errors.get(&label_id).cloned().unwrap_or_default(),
+                id,
+                label_id,
+            }
+        })
+        .collect()
 }
 
 impl PersonForm {
-    /// The form as an API body: an empty field clears the value.
-    fn body(&self) -> PersonBody {
+    /// Re-roots the errors of the API's email and phone lists, which count only the
+    /// rows with a value, at the rows of the form.
+    fn errors_at_rows(&self, errs: Vec<FieldError>) -> Vec<FieldError> {
+        let (_, email_rows) = contact_list(&contact_rows(&self.extra, "email"));
+        let (_, phone_rows) = contact_list(&contact_rows(&self.extra, "phone"));
+        errs.into_iter()
+            .map(|mut e| {
+                for (list, rows) in [("emails[", &email_rows), ("phones[", &phone_rows)] {
+                    let moved = e
+                        .field
+                        .strip_prefix(list)
+                        .and_then(|r| r.split_once(']'))
+                        .and_then(|(k, rest)| {
+                            let row = rows.get(k.parse::<usize>().ok()?)?;
+                            Some(format!("{list}{row}]{rest}"))
+                        });
+                    if let Some(f) = moved {
+                        e.field = f;
+                    }
+                }
+                e
+            })
+            .collect()
+    }
+
+    /// The form as an API body: an empty field clears the value, the email and phone
+    /// rows with a value replace the lists.
+    fn body(&self, defs: &[CustomFieldDef]) -> PersonBody {
         let address = AddressBody {
             street: opt(&self.street),
             postal_code: opt(&self.postal_code),
@@ -225,8 +397,8 @@ impl PersonForm {
         PersonBody {
             first_name: Some(self.first_name.clone()),
             last_name: Some(self.last_name.clone()),
-            email: Some(opt(&self.email)),
-            phone: Some(opt(&self.phone)),
+            emails: Some(contact_list(&contact_rows(&self.extra, "email")).0),
+            phones: Some(contact_list(&contact_rows(&self.extra, "phone")).0),
             address: Some((!empty).then_some(address)),
             birthday: Some(opt(&self.birthday)),
             notes: Some(opt(&self.notes)),
@@ -245,6 +417,19 @@ impl PersonForm {
                     .collect(),
             ),
             source: Some(opt(&self.source)),
+            custom_fields: custom_body(defs, &self.extra),
+            ..Default::default()
+        }
+    }
+
+    /// An empty form: one empty email and phone row.
+    fn new_form() -> Self {
+        let mut extra = HashMap::new();
+        put_rows(&mut extra, "email", std::iter::empty());
+        put_rows(&mut extra, "phone", std::iter::empty());
+        PersonForm {
+            kind: "consumer".into(),
+            extra,
             ..Default::default()
         }
     }
@@ -252,18 +437,25 @@ impl PersonForm {
     fn from_person(p: &Person) -> Self {
         let d = &p.personal;
         let a = d.address.clone().unwrap_or_default();
+        let mut extra = custom_form_values(&d.custom);
+        put_rows(
+            &mut extra,
+            "email",
+            d.emails
+                .iter()
+                .map(|e| (e.label.as_str(), e.value.to_string())),
+        );
+        put_rows(
+            &mut extra,
+            "phone",
+            d.phones
+                .iter()
+                .map(|e| (e.label.as_str(), e.value.to_string())),
+        );
         PersonForm {
             csrf: String::new(),
             first_name: d.first_name.clone(),
             last_name: d.last_name.clone(),
-            email: d
-                .primary_email()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            phone: d
-                .primary_phone()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
             kind: p.kind.as_str().into(),
             organization_id: p.organization_id.map(|o| o.to_string()).unwrap_or_default(),
             tags: p.tags.join(", "),
@@ -274,6 +466,7 @@ impl PersonForm {
             country: a.country.unwrap_or_default(),
             birthday: d.birthday.map(|b| b.to_string()).unwrap_or_default(),
             notes: d.notes.clone().unwrap_or_default(),
+            extra,
         }
     }
 }
@@ -287,9 +480,16 @@ pub struct PersonFormPage {
     pub f: PersonForm,
     pub orgs: Vec<(String, String)>,
     pub errors: HashMap<String, String>,
+    pub emails: Vec<ContactRowView>,
+    pub phones: Vec<ContactRowView>,
+    pub custom: Vec<CustomInput>,
 }
 
 impl PersonFormPage {
+    pub fn custom_inputs(&self) -> &[CustomInput] {
+        &self.custom
+    }
+
     pub fn err(&self, field: &str) -> &str {
         self.errors.get(field).map_or("", String::as_str)
     }
@@ -308,30 +508,37 @@ fn form_page(
     errors: HashMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    match org_options(state, None) {
-        Ok(orgs) => render(
-            status,
-            &PersonFormPage {
-                p,
-                action,
-                cancel,
-                f,
-                orgs,
-                errors,
-            },
-        ),
-        Err(e) => e.into_response(),
-    }
+    let loaded = org_options(state, None)
+        .and_then(|orgs| Ok((orgs, custom_defs(state, RecordType::Person)?)));
+    let (orgs, defs) = match loaded {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let errors = localize_errors(errors, &p.t);
+    let emails = contact_views(&f.extra, "email", "email", &errors, &p.t);
+    let phones = contact_views(&f.extra, "phone", "tel", &errors, &p.t);
+    let custom = custom_inputs(&defs, &f.extra, &errors);
+    render(
+        status,
+        &PersonFormPage {
+            p,
+            action,
+            cancel,
+            f,
+            orgs,
+            errors,
+            emails,
+            phones,
+            custom,
+        },
+    )
 }
 
 pub async fn persons_new_page(State(state): State<AppState>, s: UiSession) -> Response {
     if let Err(r) = s.require(Permission::WriteCrm) {
         return r;
     }
-    let f = PersonForm {
-        kind: "consumer".into(),
-        ..Default::default()
-    };
+    let f = PersonForm::new_form();
     form_page(
         &state,
         s.layout("persons"),
@@ -363,17 +570,22 @@ pub async fn persons_create_submit(
     if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
         return r;
     }
+    let defs = match custom_defs(&state, RecordType::Person) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
     let auth = auth_of(&s);
-    let new = match new_person(&f.body(), &auth, state.store.now()) {
+    let new = match new_person(&f.body(&defs), &auth, state.store.now()) {
         Ok(n) => n,
         Err(AppError::Invalid(errs)) => {
+            let errors = field_errors(f.errors_at_rows(errs));
             return form_page(
                 &state,
                 s.layout("persons"),
                 "/persons".into(),
                 "/persons".into(),
                 f,
-                field_errors(errs),
+                errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             );
         }
@@ -385,15 +597,18 @@ pub async fn persons_create_submit(
         .await
     {
         Ok(p) => Redirect::to(&format!("/persons/{}", p.id)).into_response(),
-        Err(AppError::Invalid(errs)) => form_page(
-            &state,
-            s.layout("persons"),
-            "/persons".into(),
-            "/persons".into(),
-            f,
-            field_errors(errs),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        Err(AppError::Invalid(errs)) => {
+            let errors = field_errors(f.errors_at_rows(errs));
+            form_page(
+                &state,
+                s.layout("persons"),
+                "/persons".into(),
+                "/persons".into(),
+                f,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -438,7 +653,11 @@ pub async fn persons_update_submit(
     let Ok(pid) = id.parse::<PersonId>() else {
         return AppError::NotFound("no person with this id".into()).into_response();
     };
-    let body = f.body();
+    let defs = match custom_defs(&state, RecordType::Person) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let body = f.body(&defs);
     let actor = auth_of(&s).actor();
     let result = state
         .blocking(move |store| {
@@ -448,15 +667,18 @@ pub async fn persons_update_submit(
         .await;
     match result {
         Ok(_) => Redirect::to(&format!("/persons/{pid}")).into_response(),
-        Err(AppError::Invalid(errs)) => form_page(
-            &state,
-            s.layout("persons"),
-            format!("/persons/{pid}"),
-            format!("/persons/{pid}"),
-            f,
-            field_errors(errs),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        Err(AppError::Invalid(errs)) => {
+            let errors = field_errors(f.errors_at_rows(errs));
+            form_page(
+                &state,
+                s.layout("persons"),
+                format!("/persons/{pid}"),
+                format!("/persons/{pid}"),
+                f,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -470,6 +692,8 @@ pub struct PersonShowPage {
     pub activities: Vec<Activity>,
     pub deals: Vec<Deal>,
     pub activity_error: String,
+    /// `(label, value)` of the custom fields with a value.
+    pub custom_facts: Vec<(String, String)>,
 }
 
 impl PersonShowPage {
@@ -486,6 +710,11 @@ impl PersonShowPage {
             "work" | "private" | "mobile" | "home" => self.p.t.get(&format!("label-{label}")),
             other => other,
         }
+    }
+
+    /// An open task, which gets a button to mark it done.
+    pub fn is_open_task(&self, a: &Activity) -> bool {
+        a.kind == klar_domain::records::ActivityKind::Task && !a.done
     }
 
     pub fn activity_label(&self, a: &Activity) -> &'static str {
@@ -508,8 +737,14 @@ fn show(
     activity_error: String,
     status: StatusCode,
 ) -> Response {
+    let p = s.layout("persons");
     let load = || -> Result<PersonShowPage, AppError> {
         let person = state.store.get_person(pid)?;
+        let custom_facts = custom_facts(
+            &custom_defs(state, RecordType::Person)?,
+            &person.personal.custom,
+            &p,
+        );
         let organization = person
             .organization_id
             .map(|o| state.store.get_organization(o))
@@ -531,12 +766,13 @@ fn show(
             })?
             .items;
         Ok(PersonShowPage {
-            p: s.layout("persons"),
+            p: p.clone(),
             person,
             organization,
             activities,
             deals,
             activity_error,
+            custom_facts,
         })
     };
     match load() {
@@ -600,9 +836,19 @@ pub async fn persons_activity_submit(
     let e = match crate::api::activities::parse(&body, &auth, state.store.now()) {
         Ok(e) => e,
         Err(AppError::Invalid(errs)) => {
+            let t = s.layout("persons").t;
             let msg = errs
                 .iter()
-                .map(ToString::to_string)
+                .map(|e| {
+                    let field = match e.field.as_str() {
+                        "kind" => t.get("activity-kind"),
+                        "subject" => t.get("activity-subject"),
+                        "body" => t.get("activity-body"),
+                        "due_date" => t.get("activity-due"),
+                        other => other,
+                    };
+                    format!("{field}: {}", localize_message(&e.message, &t))
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             return show(&state, &s, pid, msg, StatusCode::UNPROCESSABLE_ENTITY);
@@ -616,5 +862,103 @@ pub async fn persons_activity_submit(
     {
         Ok(_) => Redirect::to(&format!("/persons/{pid}")).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> PersonForm {
+        PersonForm {
+            last_name: "Muster".into(),
+            extra: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rows_with_a_value_become_the_lists_in_order() {
+        let f = form(&[
+            ("email_label_0", "work"),
+            ("email_0", ""),
+            ("email_label_1", "private"),
+            ("email_1", " erika@privat.example "),
+            ("email_label_2", ""),
+            ("email_2", "erika@firma.example"),
+            ("phone_label_0", "mobile"),
+            ("phone_0", "0170 1234567"),
+            ("email_99", "ignored@beyond.example"),
+        ]);
+        let b = f.body(&[]);
+        assert_eq!(b.email, None);
+        assert_eq!(b.phone, None);
+        let emails = b.emails.expect("emails");
+        assert_eq!(emails.len(), 2);
+        assert_eq!(emails[0].label.as_deref(), Some("private"));
+        assert_eq!(emails[0].value, "erika@privat.example");
+        assert_eq!(
+            emails[1].label, None,
+            "an empty label takes the API's default"
+        );
+        let phones = b.phones.expect("phones");
+        assert_eq!(phones[0].label.as_deref(), Some("mobile"));
+        assert_eq!(b.custom_fields, None);
+        // No rows at all clears the lists.
+        let b = form(&[]).body(&[]);
+        assert_eq!(b.emails.map(|e| e.len()), Some(0));
+    }
+
+    #[test]
+    fn list_errors_are_shown_at_the_row_they_came_from() {
+        let f = form(&[
+            ("email_0", ""),
+            ("email_1", "ok@x.example"),
+            ("email_2", "broken"),
+            ("phone_0", "abc"),
+        ]);
+        let errs = f.errors_at_rows(vec![
+            FieldError::new("emails[1].value", "bad"),
+            FieldError::new("phones[0].value", "bad phone"),
+            FieldError::new("last_name", "x"),
+        ]);
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["emails[2].value", "phones[0].value", "last_name"]);
+        let m = field_errors(errs);
+        assert!(m.contains_key("email_2"));
+        assert!(m.contains_key("phone"));
+    }
+
+    #[test]
+    fn the_form_offers_one_empty_row_for_a_new_entry_up_to_five_rows() {
+        let t = Tr {
+            locale: crate::i18n::Locale::De,
+        };
+        let f = PersonForm::new_form();
+        let rows = contact_views(&f.extra, "email", "email", &HashMap::new(), &t);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, "email");
+        assert_eq!(rows[0].name, "email_0");
+        assert_eq!(rows[0].label, "work");
+
+        let mut extra = HashMap::new();
+        let four = (0..4).map(|i| ("private", format!("p{i}@x.example")));
+        put_rows(&mut extra, "email", four);
+        let rows = contact_views(&extra, "email", "email", &HashMap::new(), &t);
+        assert_eq!(rows.len(), 5);
+        assert_eq!(rows[4].value, "");
+        assert_eq!(rows[1].id, "email_1");
+        assert_eq!(rows[1].caption, "E-Mail 2");
+
+        let mut extra = HashMap::new();
+        let five = (0..5).map(|i| ("fax", format!("p{i}@x.example")));
+        put_rows(&mut extra, "email", five);
+        let rows = contact_views(&extra, "email", "email", &HashMap::new(), &t);
+        assert_eq!(rows.len(), 5, "no sixth row");
+        // A label given through the API stays selectable.
+        assert!(rows[0].options.iter().any(|(v, _)| v == "fax"));
     }
 }

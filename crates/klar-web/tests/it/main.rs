@@ -15,4 +15,5 @@ mod fuzz;
 mod openapi;
 mod organizations_activities;
 mod persons;
+mod ui_forms;
 mod users;

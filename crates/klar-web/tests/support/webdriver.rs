@@ -141,6 +141,10 @@ impl Browser {
                             "--disable-sync",
                             format!("--user-data-dir={}", profile.display()),
                             "--window-size=1280,900",
+                            // app.css scrolls smoothly unless reduced motion is asked for;
+                            // a smooth scroll races WebDriver's click on anything below
+                            // the fold ("element click intercepted").
+                            "--force-prefers-reduced-motion",
                         ],
                     },
                 },
