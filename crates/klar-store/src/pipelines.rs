@@ -35,7 +35,7 @@ impl Store {
         self.db.read(|c| {
             let rows = c.query(
                 "SELECT s.key, s.name_de, s.name_en, s.position, s.kind FROM pipeline_stages s \
-                 JOIN pipelines p ON p.id = s.pipeline_id WHERE p.key = $1 ORDER BY s.position",
+                 JOIN pipelines p ON p.id = s.pipeline_id WHERE p.key = $1 ORDER BY s.position, s.key",
                 &[pipeline.into()],
             )?;
             if rows.is_empty() {

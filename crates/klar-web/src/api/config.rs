@@ -181,6 +181,49 @@ fn stage_key(s: &str) -> Result<String, klar_domain::error::ValueError> {
     parse_field_key(s)
 }
 
+/// The most characters of a stage's name (in either language).
+pub const STAGE_NAME_CHARS: usize = 60;
+
+/// Checks a submitted new stage. The API and the pipeline settings page both use this
+/// one check, so that they accept exactly the same stages.
+pub fn parse_stage(b: &StageBody) -> Result<Stage, DomainError> {
+    let mut errs = Errors::new();
+    let stage = Stage {
+        key: errs.take("key", stage_key(&b.key)).unwrap_or_default(),
+        name_de: errs
+            .take("name_de", required_line(&b.name_de, STAGE_NAME_CHARS))
+            .unwrap_or_default(),
+        name_en: errs
+            .take("name_en", required_line(&b.name_en, STAGE_NAME_CHARS))
+            .unwrap_or_default(),
+        position: b.position,
+        kind: errs
+            .take("kind", StageKind::parse(&b.kind))
+            .unwrap_or(StageKind::Open),
+    };
+    errs.finish()?;
+    Ok(stage)
+}
+
+/// Checks a submitted change of a stage (names, position); absent parts stay as they are.
+/// Shared by the API and the pipeline settings page.
+pub fn parse_stage_patch(b: &StagePatchBody) -> Result<StagePatch, DomainError> {
+    let mut errs = Errors::new();
+    let patch = StagePatch {
+        name_de: b
+            .name_de
+            .as_deref()
+            .and_then(|n| errs.take("name_de", required_line(n, STAGE_NAME_CHARS))),
+        name_en: b
+            .name_en
+            .as_deref()
+            .and_then(|n| errs.take("name_en", required_line(n, STAGE_NAME_CHARS))),
+        position: b.position,
+    };
+    errs.finish()?;
+    Ok(patch)
+}
+
 /// Add a stage to a pipeline.
 #[utoipa::path(post, path = "/api/v1/pipelines/{key}/stages", tag = "configuration", params(("key" = String, Path)),
     request_body = StageBody, responses((status = 201, body = Vec<StageBody>), (status = 422, body = Problem)))]
@@ -192,22 +235,7 @@ pub async fn create_stage(
 ) -> AppResult<(StatusCode, Json<Vec<StageBody>>)> {
     auth.require(Permission::ManageSettings)?;
     let p = pipeline_key(&key)?;
-    let b = &body.value;
-    let mut errs = Errors::new();
-    let stage = Stage {
-        key: errs.take("key", stage_key(&b.key)).unwrap_or_default(),
-        name_de: errs
-            .take("name_de", required_line(&b.name_de, 60))
-            .unwrap_or_default(),
-        name_en: errs
-            .take("name_en", required_line(&b.name_en, 60))
-            .unwrap_or_default(),
-        position: b.position,
-        kind: errs
-            .take("kind", StageKind::parse(&b.kind))
-            .unwrap_or(StageKind::Open),
-    };
-    errs.finish()?;
+    let stage = parse_stage(&body.value)?;
     let stages = state.blocking(move |s| Ok(s.add_stage(p, &stage)?)).await?;
     Ok((
         StatusCode::CREATED,
@@ -227,20 +255,7 @@ pub async fn update_stage(
 ) -> AppResult<Json<Vec<StageBody>>> {
     auth.require(Permission::ManageSettings)?;
     let p = pipeline_key(&key)?;
-    let b = &body.value;
-    let mut errs = Errors::new();
-    let patch = StagePatch {
-        name_de: b
-            .name_de
-            .as_deref()
-            .and_then(|n| errs.take("name_de", required_line(n, 60))),
-        name_en: b
-            .name_en
-            .as_deref()
-            .and_then(|n| errs.take("name_en", required_line(n, 60))),
-        position: b.position,
-    };
-    errs.finish()?;
+    let patch = parse_stage_patch(&body.value)?;
     let stages = state
         .blocking(move |s| Ok(s.update_stage(p, &stage, &patch)?))
         .await?;

@@ -358,7 +358,7 @@ pub fn parse_address(a: &AddressBody, field: &str, errs: &mut Errors) -> Option<
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PersonQuery {
-    /// Search: a name prefix (several words narrow down), an email address or a phone number.
+    /// Search: name prefixes (each word narrows down; umlauts fold, so "mul" finds "Müller"), or an exact email address or phone number (any common form).
     pub q: Option<String>,
     pub tag: Option<String>,
     pub owner_id: Option<String>,

@@ -443,6 +443,19 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "is not a cursor this server issued",
         "ist kein Cursor, den dieser Server ausgegeben hat",
     ),
+    // klar-store conflicts, shown as a notice on the page that caused them
+    (
+        "the stage still holds deals; move them to another stage first",
+        "die Phase enthält noch Deals; verschieben Sie diese zuerst in eine andere Phase",
+    ),
+    (
+        "a pipeline keeps at least one open stage",
+        "eine Pipeline behält mindestens eine offene Phase",
+    ),
+    (
+        "a staff account with this email exists",
+        "ein Mitarbeiterkonto mit dieser E-Mail-Adresse besteht bereits",
+    ),
 ];
 
 /// Messages with a variable part: `(prefix, suffix, German with {} for the part)`.
@@ -643,13 +656,15 @@ mod tests {
 
     /// The string literals a validation message is made of, found by a plain text scan:
     /// the message argument of `ValueError::new(..)`, `errs.push(_, ..)` and
-    /// `DomainError::field(_, ..)`, also inside `format!(..)` (placeholders become `7`).
+    /// `DomainError::field(_, ..)` and `StoreError::Conflict(..)`, also inside
+    /// `format!(..)` (placeholders become `7`).
     fn messages_in(src: &str) -> Vec<String> {
         let mut out = Vec::new();
         for (needle, arg) in [
             ("ValueError::new(", 0),
             ("errs.push(", 1),
             ("DomainError::field(", 1),
+            ("StoreError::Conflict(", 0),
         ] {
             for (at, _) in src.match_indices(needle) {
                 if let Some(m) = literal_arg(&src[at + needle.len()..], arg) {
@@ -783,6 +798,9 @@ mod tests {
                 "is longer than {max_chars} characters"
             )))
             DomainError::field("key", "say \"hi\", then go")
+            return Err(StoreError::Conflict(
+                "the stage still holds deals".into(),
+            ));
         "#;
         let mut got = messages_in(src);
         got.sort();
@@ -793,6 +811,7 @@ mod tests {
                 "is longer than 7 characters",
                 "is not a defined custom field",
                 "say \"hi\", then go",
+                "the stage still holds deals",
             ]
         );
     }

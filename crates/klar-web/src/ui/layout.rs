@@ -55,6 +55,11 @@ impl Layout {
         self.role.is_some_and(|r| r.allows(Permission::ManageUsers))
     }
 
+    pub fn can_manage_settings(&self) -> bool {
+        self.role
+            .is_some_and(|r| r.allows(Permission::ManageSettings))
+    }
+
     pub fn is(&self, nav: &str) -> bool {
         self.active == nav
     }

@@ -9,6 +9,7 @@ pub mod forms;
 pub mod layout;
 pub mod organizations;
 pub mod persons;
+pub mod pipeline;
 pub mod session;
 pub mod settings;
 pub mod users;
@@ -96,6 +97,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/custom-fields",
             axum::routing::post(settings::custom_field_submit),
+        )
+        .route(
+            "/settings/pipeline",
+            get(pipeline::pipeline_settings_page).post(pipeline::stage_create_submit),
+        )
+        .route(
+            "/settings/pipeline/{key}",
+            axum::routing::post(pipeline::stage_update_submit),
+        )
+        .route(
+            "/settings/pipeline/{key}/delete",
+            axum::routing::post(pipeline::stage_delete_submit),
         )
 }
 

@@ -133,6 +133,49 @@ impl TestApp {
     }
 }
 
+/// Logs in through the login form, as a browser does, and returns the session cookie
+/// (`klar_session=…`) to send along.
+pub async fn login(app: &TestApp, email: &str, password: &str) -> String {
+    let r = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "login failed");
+    r.headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The CSRF token of a logged-in session, read from the forms of the page at `path`.
+pub async fn csrf_of(app: &TestApp, cookie: &str, path: &str) -> String {
+    let html = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {

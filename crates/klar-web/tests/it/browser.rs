@@ -5,6 +5,28 @@ use crate::support::webdriver::Browser;
 use klar_domain::role::Role;
 use std::time::Duration;
 
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Logs in through the login form and waits until the browser has left it.
+async fn log_in(b: &Browser, app: &TestApp, email: &str) {
+    b.goto(&format!("{}/login", app.base)).await.unwrap();
+    let field = b.wait_for("#email", None, WAIT).await.unwrap();
+    b.type_into(&field, email).await.unwrap();
+    let pw = b.find("#password").await.unwrap();
+    b.type_into(&pw, "Correct-Horse-Battery-9").await.unwrap();
+    b.click(&b.find("button[type=submit]").await.unwrap())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while b.current_url().await.unwrap().ends_with("/login") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "login did not leave the login page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_sales_user_logs_in_creates_a_person_and_finds_her_by_search() {
     let Some(b) = Browser::start().await.unwrap() else {
@@ -15,22 +37,7 @@ async fn a_sales_user_logs_in_creates_a_person_and_finds_her_by_search() {
     app.user_with_role("sales@staff.example", Role::Sales);
     let t = Duration::from_secs(10);
 
-    b.goto(&format!("{}/login", app.base)).await.unwrap();
-    let email = b.wait_for("#email", None, t).await.unwrap();
-    b.type_into(&email, "sales@staff.example").await.unwrap();
-    let pw = b.find("#password").await.unwrap();
-    b.type_into(&pw, "Correct-Horse-Battery-9").await.unwrap();
-    b.click(&b.find("button[type=submit]").await.unwrap())
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + t;
-    while b.current_url().await.unwrap().ends_with("/login") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "login did not leave the login page"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    log_in(&b, &app, "sales@staff.example").await;
     b.goto(&format!("{}/persons", app.base)).await.unwrap();
     b.wait_for("form.logout", None, t).await.unwrap();
 
@@ -72,5 +79,60 @@ async fn a_sales_user_logs_in_creates_a_person_and_finds_her_by_search() {
     b.wait_for("dd", Some("henriette@kunde.example"), t)
         .await
         .unwrap();
+    b.quit().await.unwrap();
+}
+
+/// The inputs of a stage's row sit in the table cells and belong to the row's form by
+/// their `form` attribute: a real browser sends them along, without any script.
+#[tokio::test]
+async fn an_admin_renames_a_stage_in_its_table_row_and_adds_one() {
+    let Some(b) = Browser::start().await.unwrap() else {
+        eprintln!("skipped: no chromedriver (set KLAR_REQUIRE_BROWSER=1 to make this a failure)");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    app.user_with_role("admin@staff.example", Role::Admin);
+    log_in(&b, &app, "admin@staff.example").await;
+
+    b.goto(&format!("{}/settings", app.base)).await.unwrap();
+    let link = b
+        .wait_for("a[href='/settings/pipeline']", None, WAIT)
+        .await
+        .unwrap();
+    b.click(&link).await.unwrap();
+    let name = b.wait_for("#name_en-proposal", None, WAIT).await.unwrap();
+    b.clear(&name).await.unwrap();
+    b.type_into(&name, "Quote").await.unwrap();
+    let position = b.find("#position-proposal").await.unwrap();
+    b.clear(&position).await.unwrap();
+    b.type_into(&position, "9").await.unwrap();
+    b.click(&b.find("#stage-proposal button").await.unwrap())
+        .await
+        .unwrap();
+    b.wait_for("p.notice", None, WAIT).await.unwrap();
+    let last = app.store.stages("default").unwrap().pop().unwrap();
+    assert_eq!(
+        (last.key.as_str(), last.name_en.as_str(), last.position),
+        ("proposal", "Quote", 9)
+    );
+
+    let key = b.wait_for("#new-key", None, WAIT).await.unwrap();
+    b.type_into(&key, "demo").await.unwrap();
+    b.type_into(&b.find("#new-name_de").await.unwrap(), "Vorführung")
+        .await
+        .unwrap();
+    b.type_into(&b.find("#new-name_en").await.unwrap(), "Demo")
+        .await
+        .unwrap();
+    b.click(&b.find("form.grid button[type=submit]").await.unwrap())
+        .await
+        .unwrap();
+    b.wait_for("#stage-row-demo", None, WAIT).await.unwrap();
+    let stages = app.store.stages("default").unwrap();
+    assert_eq!(
+        stages.last().unwrap().key,
+        "demo",
+        "placed after the last stage"
+    );
     b.quit().await.unwrap();
 }

@@ -16,4 +16,5 @@ mod openapi;
 mod organizations_activities;
 mod persons;
 mod ui_forms;
+mod ui_pipeline;
 mod users;

@@ -1,4 +1,4 @@
-use crate::app::TestApp;
+use crate::app::{TestApp, csrf_of, login};
 use klar_domain::role::Role;
 use serde_json::json;
 
@@ -73,46 +73,6 @@ async fn the_admin_creates_accounts_with_a_one_time_password_and_changes_roles()
         )
         .await;
     r.problem(422);
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> String {
-    let r = app
-        .http
-        .post(format!("{}/login", app.base))
-        .form(&[("email", email), ("password", password)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "login failed");
-    r.headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-async fn csrf_of(app: &TestApp, cookie: &str, path: &str) -> String {
-    let html = app
-        .http
-        .get(format!("{}{path}", app.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 #[tokio::test]
