@@ -694,6 +694,8 @@ pub struct PersonShowPage {
     pub activity_error: String,
     /// `(label, value)` of the custom fields with a value.
     pub custom_facts: Vec<(String, String)>,
+    /// The email of the staff member responsible for her.
+    pub owner: Option<String>,
 }
 
 impl PersonShowPage {
@@ -765,6 +767,14 @@ fn show(
                 ..Default::default()
             })?
             .items;
+        let owner = match person.owner_id {
+            None => None,
+            Some(uid) => match state.store.get_user(uid) {
+                Ok(u) => Some(u.email),
+                Err(klar_store::StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+        };
         Ok(PersonShowPage {
             p: p.clone(),
             person,
@@ -773,6 +783,7 @@ fn show(
             deals,
             activity_error,
             custom_facts,
+            owner,
         })
     };
     match load() {

@@ -196,3 +196,31 @@ async fn the_staff_page_is_for_administrators_only() {
         "the administrator does not see customer data"
     );
 }
+
+#[tokio::test]
+async fn the_person_page_names_the_staff_member_responsible() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app
+        .create_person(
+            &t,
+            json!({"first_name": "Erika", "last_name": "Mustermann"}),
+        )
+        .await;
+    let s = login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let html = app
+        .http
+        .get(format!(
+            "{}/persons/{}",
+            app.base,
+            p["id"].as_str().unwrap()
+        ))
+        .header("cookie", &s)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<dd>sales@staff.example</dd>"), "{html}");
+}
