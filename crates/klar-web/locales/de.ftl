@@ -19,6 +19,7 @@ persons-none = Keine Personen gefunden.
 persons-filter-tag = Schlagwort
 persons-filter-kind = Art
 persons-filter-all = Alle
+persons-filter-mine = Nur meine
 persons-filter-apply = Filtern
 persons-more = Nächste Seite
 field-first-name = Vorname

@@ -19,6 +19,7 @@ persons-none = No persons found.
 persons-filter-tag = Tag
 persons-filter-kind = Kind
 persons-filter-all = All
+persons-filter-mine = Only mine
 persons-filter-apply = Filter
 persons-more = Next page
 field-first-name = First name

@@ -48,6 +48,7 @@ pub struct PersonsListPage {
     pub q: String,
     pub tag: String,
     pub kind: String,
+    pub mine: bool,
     pub tags: Vec<String>,
     pub rows: Vec<PersonRow>,
     pub next: Option<String>,
@@ -62,6 +63,7 @@ pub struct PersonRowsPartial {
     pub q: String,
     pub tag: String,
     pub kind: String,
+    pub mine: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -72,15 +74,20 @@ pub struct ListParams {
     tag: String,
     #[serde(default)]
     kind: String,
+    /// `1`: only persons the logged-in user is responsible for.
+    #[serde(default)]
+    mine: String,
     #[serde(default)]
     cursor: String,
 }
 
 fn rows(
     state: &AppState,
+    s: &UiSession,
     params: &ListParams,
 ) -> Result<(Vec<PersonRow>, Option<String>), AppError> {
     let f = PersonFilter {
+        owner: (params.mine == "1").then_some(s.session.user.id),
         q: Some(params.q.clone()).filter(|s| !s.trim().is_empty()),
         tag: Some(params.tag.clone()).filter(|s| !s.is_empty()),
         kind: PersonKind::parse(&params.kind).ok(),
@@ -139,8 +146,8 @@ pub async fn persons_list_page(
     if let Err(r) = s.require(Permission::ReadCrm) {
         return r;
     }
-    let result =
-        rows(&state, &params).and_then(|(rows, next)| Ok((rows, next, state.store.list_tags()?)));
+    let result = rows(&state, &s, &params)
+        .and_then(|(rows, next)| Ok((rows, next, state.store.list_tags()?)));
     match result {
         Ok((rows, next, tags)) => render(
             StatusCode::OK,
@@ -149,6 +156,7 @@ pub async fn persons_list_page(
                 q: params.q,
                 tag: params.tag,
                 kind: params.kind,
+                mine: params.mine == "1",
                 tags,
                 rows,
                 next,
@@ -167,7 +175,7 @@ pub async fn persons_rows_partial(
     if let Err(r) = s.require(Permission::ReadCrm) {
         return r;
     }
-    match rows(&state, &params) {
+    match rows(&state, &s, &params) {
         Ok((rows, next)) => render(
             StatusCode::OK,
             &PersonRowsPartial {
@@ -177,6 +185,7 @@ pub async fn persons_rows_partial(
                 q: params.q,
                 tag: params.tag,
                 kind: params.kind,
+                mine: params.mine == "1",
             },
         ),
         Err(e) => e.into_response(),

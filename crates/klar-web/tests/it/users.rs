@@ -224,3 +224,25 @@ async fn the_person_page_names_the_staff_member_responsible() {
         .unwrap();
     assert!(html.contains("<dd>sales@staff.example</dd>"), "{html}");
 }
+
+#[tokio::test]
+async fn only_mine_lists_the_persons_the_user_is_responsible_for() {
+    let app = TestApp::spawn().await;
+    let mine = app.sales_token();
+    let other = app.user_with_role("kollege@staff.example", Role::Sales);
+    app.create_person(&mine, json!({"last_name": "Meinhardt"}))
+        .await;
+    app.create_person(&other, json!({"last_name": "Fremdling"}))
+        .await;
+    let s = login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let get = |q: &'static str| {
+        app.http
+            .get(format!("{}/persons/rows?{q}", app.base))
+            .header("cookie", s.clone())
+            .send()
+    };
+    let all = get("").await.unwrap().text().await.unwrap();
+    assert!(all.contains("Meinhardt") && all.contains("Fremdling"));
+    let only = get("mine=1").await.unwrap().text().await.unwrap();
+    assert!(only.contains("Meinhardt") && !only.contains("Fremdling"));
+}
