@@ -22,6 +22,7 @@ persons-filter-all = Alle
 persons-filter-mine = Nur meine
 persons-filter-apply = Filtern
 persons-more = Nächste Seite
+field-name = Name
 field-first-name = Vorname
 field-last-name = Nachname
 field-email = E-Mail

@@ -22,6 +22,7 @@ persons-filter-all = All
 persons-filter-mine = Only mine
 persons-filter-apply = Filter
 persons-more = Next page
+field-name = Name
 field-first-name = First name
 field-last-name = Last name
 field-email = Email
