@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod phone;
+pub mod policy;
 pub mod records;
 pub mod role;
 pub mod search;

@@ -282,6 +282,45 @@ pub(super) fn custom_facts(
 /// German wording of the validation messages of the domain, the API and the store.
 /// Keep in step with them: a test scans the sources for messages missing here.
 const MESSAGES_DE: &[(&str, &str)] = &[
+    // klar-domain: policy
+    (
+        "must be consent, contract, legal_obligation, vital_interests, public_task or legitimate_interest",
+        "muss consent, contract, legal_obligation, vital_interests, public_task oder legitimate_interest sein",
+    ),
+    (
+        "must be email, phone, sms or post",
+        "muss email, phone, sms oder post sein",
+    ),
+    (
+        "must be 1 to 64 lower-case letters, digits or underscores, starting with a letter",
+        "muss aus 1 bis 64 Kleinbuchstaben, Ziffern oder Unterstrichen bestehen und mit einem Buchstaben beginnen",
+    ),
+    (
+        "vital interests and public task cannot be the basis of a CRM purpose",
+        "lebenswichtige Interessen und öffentliche Aufgaben können keine Rechtsgrundlage eines CRM-Zwecks sein",
+    ),
+    (
+        "needs a German and an English name",
+        "braucht einen deutschen und einen englischen Namen",
+    ),
+    ("names a channel twice", "nennt einen Kanal doppelt"),
+    ("version starts at 1", "die Version beginnt bei 1"),
+    (
+        "must be grant, confirm, withdraw or expire",
+        "muss grant, confirm, withdraw oder expire sein",
+    ),
+    (
+        "must be person, staff or import",
+        "muss person, staff oder import sein",
+    ),
+    (
+        "is not a known reason code",
+        "ist kein bekannter Begründungscode",
+    ),
+    (
+        "must be direct_marketing or a purpose key",
+        "muss direct_marketing oder ein Zweck-Schlüssel sein",
+    ),
     // klar-domain
     ("must not be empty", "darf nicht leer sein"),
     ("contains control characters", "enthält Steuerzeichen"),
