@@ -10,11 +10,18 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "m20261129_000001_foundation",
-    sql: include_str!("../migrations/m20261129_000001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "m20261129_000001_foundation",
+        sql: include_str!("../migrations/m20261129_000001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "m20261129_000002_purposes",
+        sql: include_str!("../migrations/m20261129_000002_purposes.sql"),
+    },
+];
 
 /// Applies every migration not yet applied, each in its own transaction.
 /// Returns the versions applied now.

@@ -123,6 +123,7 @@ impl Store {
             clock,
         };
         store.ensure_default_pipeline()?;
+        store.ensure_default_purposes()?;
         Ok(store)
     }
 

@@ -154,6 +154,18 @@ impl Store {
         })
     }
 
+    /// The kind of a person (consumer or business) without decrypting her record.
+    pub fn person_kind(&self, pid: PersonId) -> Result<PersonKind> {
+        self.db.read(|c| {
+            let r = c.query_one(
+                "SELECT kind FROM persons WHERE id = $1",
+                &[pid.to_string().into()],
+            )?;
+            PersonKind::parse(&r.get::<String>(0)?)
+                .map_err(|_| StoreError::Corrupt("person kind".into()))
+        })
+    }
+
     /// Several persons at once, in one query (unknown ids are left out).
     pub fn persons_by_ids(&self, ids: &[PersonId]) -> Result<Vec<Person>> {
         if ids.is_empty() {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod deals;
 pub mod organizations;
 pub mod persons;
+pub mod privacy;
 pub mod users;
 
 use crate::AppState;
@@ -62,6 +63,8 @@ pub fn router() -> Router<AppState> {
             axum::routing::patch(config::update_stage).delete(config::delete_stage),
         )
         .route("/tags", get(config::list_tags))
+        .route("/purposes", get(privacy::list_purposes))
+        .route("/persons/{id}/decision", get(privacy::person_decision))
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", axum::routing::patch(users::update_user))
         .fallback(common::api_not_found)
@@ -79,6 +82,7 @@ pub fn router() -> Router<AppState> {
         config::list_custom_fields, config::create_custom_field, config::list_stages, config::create_stage,
         config::update_stage, config::delete_stage, config::list_tags,
         users::list_users, users::create_user, users::update_user,
+        privacy::list_purposes, privacy::person_decision,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),
@@ -89,6 +93,7 @@ pub fn router() -> Router<AppState> {
         (name = "activities", description = "Notes, calls, meetings, emails and tasks on the timeline."),
         (name = "configuration", description = "Custom fields, pipeline stages and tags."),
         (name = "users", description = "Personal staff accounts and their roles."),
+        (name = "privacy", description = "Purposes and legal bases; the policy gate's decisions."),
     )
 )]
 pub struct ApiDoc;

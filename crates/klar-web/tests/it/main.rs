@@ -15,6 +15,7 @@ mod fuzz;
 mod openapi;
 mod organizations_activities;
 mod persons;
+mod privacy;
 mod ui_forms;
 mod ui_pipeline;
 mod users;
