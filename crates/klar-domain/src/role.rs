@@ -48,6 +48,8 @@ impl Role {
         match (self, p) {
             // The administrator runs the installation and never reads customer data.
             (Admin, ManageUsers | ManageSettings | ReadPipelineConfig) => true,
+            (PrivacyOfficer, ManagePrivacy) => true,
+            (_, ManagePrivacy) => false,
             (Admin, _) => false,
             (PrivacyOfficer, ManageUsers) => false,
             (PrivacyOfficer, ReadCrm | ManageSettings | ReadPipelineConfig) => true,
@@ -81,15 +83,18 @@ pub enum Permission {
     ManageSettings,
     /// Read pipeline and stage definitions (no customer data).
     ReadPipelineConfig,
+    /// Restrict processing (Art. 18) and lift it; change restricted persons.
+    ManagePrivacy,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Permission::ReadCrm,
         Permission::WriteCrm,
         Permission::ManageUsers,
         Permission::ManageSettings,
         Permission::ReadPipelineConfig,
+        Permission::ManagePrivacy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +104,7 @@ impl Permission {
             Permission::ManageUsers => "manage_users",
             Permission::ManageSettings => "manage_settings",
             Permission::ReadPipelineConfig => "read_pipeline_config",
+            Permission::ManagePrivacy => "manage_privacy",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod organizations;
 pub mod persons;
 pub mod pipelines;
+pub mod privacy;
 pub mod purposes;
 pub mod users;
 

@@ -21,6 +21,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261129_000002_purposes",
         sql: include_str!("../migrations/m20261129_000002_purposes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "m20261129_000003_objections_restriction",
+        sql: include_str!("../migrations/m20261129_000003_objections_restriction.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -38,6 +38,9 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// A refusal by the privacy rules: 403 with a machine-readable `reason_code`.
+    #[error("{detail}")]
+    Refused { reason_code: String, detail: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -86,7 +89,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::Refused { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -135,6 +138,7 @@ impl AppError {
             other => (
                 match other {
                     AppError::Forbidden(_) => "urn:klar:problem:forbidden",
+                    AppError::Refused { .. } => "urn:klar:problem:refused-by-policy",
                     AppError::NotFound(_) => "urn:klar:problem:not-found",
                     AppError::Conflict(_) => "urn:klar:problem:conflict",
                     AppError::UnsupportedMediaType(_) => "urn:klar:problem:unsupported-media-type",
@@ -147,13 +151,17 @@ impl AppError {
                 vec![],
             ),
         };
+        let reason_code = match self {
+            AppError::Refused { reason_code, .. } => Some(reason_code.clone()),
+            _ => None,
+        };
         Problem {
             kind: kind.into(),
             title: title.into(),
             status: status.as_u16(),
             detail,
             errors,
-            reason_code: None,
+            reason_code,
         }
     }
 }

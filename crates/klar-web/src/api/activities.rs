@@ -210,6 +210,9 @@ pub async fn create_activity(
 ) -> AppResult<Response> {
     auth.require(Permission::WriteCrm)?;
     let e = parse(&body.value, &auth, state.store.now())?;
+    if let Some(pid) = e.person_id {
+        super::privacy::ensure_changeable(&state, &auth, pid)?;
+    }
     let actor = auth.actor();
     idempotent_create(
         &state,

@@ -65,6 +65,16 @@ pub fn router() -> Router<AppState> {
         .route("/tags", get(config::list_tags))
         .route("/purposes", get(privacy::list_purposes))
         .route("/persons/{id}/decision", get(privacy::person_decision))
+        .route(
+            "/persons/{id}/objections",
+            get(privacy::list_objections).post(privacy::create_objection),
+        )
+        .route(
+            "/persons/{id}/restriction",
+            get(privacy::get_restriction)
+                .post(privacy::restrict_person)
+                .delete(privacy::lift_restriction),
+        )
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", axum::routing::patch(users::update_user))
         .fallback(common::api_not_found)
@@ -82,7 +92,8 @@ pub fn router() -> Router<AppState> {
         config::list_custom_fields, config::create_custom_field, config::list_stages, config::create_stage,
         config::update_stage, config::delete_stage, config::list_tags,
         users::list_users, users::create_user, users::update_user,
-        privacy::list_purposes, privacy::person_decision,
+        privacy::list_purposes, privacy::person_decision, privacy::create_objection, privacy::list_objections,
+        privacy::get_restriction, privacy::restrict_person, privacy::lift_restriction,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

@@ -491,6 +491,7 @@ pub async fn update_person(
 ) -> AppResult<Json<PersonOut>> {
     auth.require(Permission::WriteCrm)?;
     let pid: PersonId = path_id(&id, "person")?;
+    super::privacy::ensure_changeable(&state, &auth, pid)?;
     let actor = auth.actor();
     let b = body.value;
     let p = state
@@ -512,6 +513,9 @@ pub async fn delete_person(
 ) -> AppResult<StatusCode> {
     auth.require(Permission::WriteCrm)?;
     let pid: PersonId = path_id(&id, "person")?;
+    if state.store.person_kind(pid).is_ok() {
+        super::privacy::ensure_changeable(&state, &auth, pid)?;
+    }
     state
         .blocking(move |store| Ok(store.erase_person(pid)?))
         .await?;

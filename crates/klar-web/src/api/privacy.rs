@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use klar_domain::FieldError;
 use klar_domain::ids::PersonId;
-use klar_domain::policy::{Channel, PersonFacts, Purpose, decide};
+use klar_domain::policy::{Channel, Purpose, decide};
 use klar_domain::role::Permission;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -154,13 +154,13 @@ pub async fn person_decision(
     let Some(channel) = channel.filter(|_| errs.is_empty()) else {
         return Err(AppError::Invalid(errs));
     };
-    let kind = state.store.person_kind(pid).map_err(|e| match e {
+    state.store.person_kind(pid).map_err(|e| match e {
         klar_store::StoreError::NotFound => AppError::NotFound("no person with this id".into()),
         other => other.into(),
     })?;
-    // Until consents, objections and restrictions can be recorded, a person's facts are her
-    // kind alone: privacy by default refuses every optional purpose.
-    let facts = PersonFacts::new(Some(kind));
+    // Restriction, objections and the suppression list are recorded; consents join with the
+    // consent ledger. Until then privacy by default refuses every consent-based purpose.
+    let facts = state.store.privacy_facts(pid)?;
     let now = state.store.now();
     let d = decide(&facts, &purposes, &q.purpose, channel, now);
     let reason = if locale(&headers) == Locale::En {
@@ -182,4 +182,190 @@ pub async fn person_decision(
         rule: d.rule.into(),
         decided_at: now.to_string(),
     }))
+}
+
+/// Refuses changes to a restricted person (Art. 18) unless the caller may manage privacy.
+pub fn ensure_changeable(state: &AppState, auth: &Auth, pid: PersonId) -> AppResult<()> {
+    if !auth.user.role.allows(Permission::ManagePrivacy) && state.store.is_restricted(pid)? {
+        return Err(AppError::Refused {
+            reason_code: "restricted".into(),
+            detail: "processing of this person is restricted (Art. 18 GDPR); only the privacy officer may change her data".into(),
+        });
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectionBody {
+    /// `direct_marketing` (Art. 21(2), all channels) or a purpose key (Art. 21(1)).
+    pub scope: String,
+    /// How the objection reached us, e.g. `phone`, `letter`, `email`, `web`; default `staff`.
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectionOut {
+    pub id: String,
+    pub scope: String,
+    pub source: String,
+    pub recorded_by: Option<String>,
+    pub at: String,
+}
+
+impl From<&klar_store::privacy::ObjectionRecord> for ObjectionOut {
+    fn from(o: &klar_store::privacy::ObjectionRecord) -> Self {
+        ObjectionOut {
+            id: o.id.clone(),
+            scope: o.scope.clone(),
+            source: o.source.clone(),
+            recorded_by: o.actor.clone(),
+            at: o.at.to_string(),
+        }
+    }
+}
+
+/// Record an objection (Art. 21). It takes effect at once on every channel; an objection to
+/// direct marketing also puts the person's addresses on the suppression list.
+#[utoipa::path(post, path = "/api/v1/persons/{id}/objections", tag = "privacy", params(("id" = String, Path)), request_body = ObjectionBody,
+    responses((status = 201, body = ObjectionOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_objection(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath,
+    body: crate::extract::ApiJson<ObjectionBody>,
+) -> AppResult<(axum::http::StatusCode, Json<ObjectionOut>)> {
+    auth.require(Permission::WriteCrm)?;
+    let pid: PersonId = path_id(&id, "person")?;
+    let scope = klar_domain::policy::ObjectionScope::parse(&body.value.scope)
+        .map_err(|e| AppError::Invalid(vec![FieldError::new("scope", e.0)]))?;
+    if let klar_domain::policy::ObjectionScope::Purpose(k) = &scope
+        && !state.store.purposes()?.iter().any(|p| &p.key == k)
+    {
+        return Err(AppError::Invalid(vec![FieldError::new(
+            "scope",
+            "is not a purpose of this installation",
+        )]));
+    }
+    let source = match body.value.source.as_deref() {
+        None => "staff".to_string(),
+        Some(s) => klar_domain::text::required_line(s, 40)
+            .map_err(|e| AppError::Invalid(vec![FieldError::new("source", e.0)]))?,
+    };
+    let actor = auth.actor();
+    let o = state
+        .blocking(move |s| Ok(s.record_objection(actor, pid, &scope, &source)?))
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(ObjectionOut::from(&o)),
+    ))
+}
+
+/// The objections recorded for a person.
+#[utoipa::path(get, path = "/api/v1/persons/{id}/objections", tag = "privacy", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<ObjectionOut>), (status = 404, body = Problem)))]
+pub async fn list_objections(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath,
+) -> AppResult<Json<Vec<ObjectionOut>>> {
+    auth.require(Permission::ReadCrm)?;
+    let pid: PersonId = path_id(&id, "person")?;
+    state.store.person_kind(pid)?;
+    Ok(Json(
+        state
+            .store
+            .objections(pid)?
+            .iter()
+            .map(ObjectionOut::from)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionBody {
+    /// Why processing is restricted (Art. 18(1)(a)-(d)); free text without personal data.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestrictionOut {
+    pub restricted: bool,
+    pub reason: Option<String>,
+    pub since: Option<String>,
+}
+
+fn restriction_out(r: Option<klar_store::privacy::Restriction>) -> RestrictionOut {
+    match r {
+        None => RestrictionOut {
+            restricted: false,
+            reason: None,
+            since: None,
+        },
+        Some(r) => RestrictionOut {
+            restricted: true,
+            reason: Some(r.reason),
+            since: Some(r.since.to_string()),
+        },
+    }
+}
+
+/// Whether processing of the person is restricted.
+#[utoipa::path(get, path = "/api/v1/persons/{id}/restriction", tag = "privacy", params(("id" = String, Path)),
+    responses((status = 200, body = RestrictionOut), (status = 404, body = Problem)))]
+pub async fn get_restriction(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath,
+) -> AppResult<Json<RestrictionOut>> {
+    auth.require(Permission::ReadCrm)?;
+    let pid: PersonId = path_id(&id, "person")?;
+    state.store.person_kind(pid)?;
+    Ok(Json(restriction_out(state.store.restriction(pid)?)))
+}
+
+/// Restrict processing (Art. 18): the person is kept but refused for every purpose, and
+/// only the privacy officer may change her data.
+#[utoipa::path(post, path = "/api/v1/persons/{id}/restriction", tag = "privacy", params(("id" = String, Path)), request_body = RestrictionBody,
+    responses((status = 200, body = RestrictionOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn restrict_person(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath,
+    body: crate::extract::ApiJson<RestrictionBody>,
+) -> AppResult<Json<RestrictionOut>> {
+    auth.require(Permission::ManagePrivacy)?;
+    let pid: PersonId = path_id(&id, "person")?;
+    let reason = klar_domain::text::required_line(&body.value.reason, 500)
+        .map_err(|e| AppError::Invalid(vec![FieldError::new("reason", e.0)]))?;
+    let actor = auth.actor();
+    let r = state
+        .blocking(move |s| Ok(s.restrict(actor, pid, &reason)?))
+        .await?;
+    Ok(Json(restriction_out(Some(r))))
+}
+
+/// Lift the restriction of processing.
+#[utoipa::path(delete, path = "/api/v1/persons/{id}/restriction", tag = "privacy", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn lift_restriction(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath,
+) -> AppResult<axum::http::StatusCode> {
+    auth.require(Permission::ManagePrivacy)?;
+    let pid: PersonId = path_id(&id, "person")?;
+    state.store.person_kind(pid)?;
+    if state
+        .blocking(move |s| Ok(s.lift_restriction(pid)?))
+        .await?
+    {
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound(
+            "processing of this person is not restricted".into(),
+        ))
+    }
 }

@@ -662,6 +662,9 @@ pub async fn persons_update_submit(
     let Ok(pid) = id.parse::<PersonId>() else {
         return AppError::NotFound("no person with this id".into()).into_response();
     };
+    if let Err(e) = crate::api::privacy::ensure_changeable(&state, &auth_of(&s), pid) {
+        return e.into_response();
+    }
     let defs = match custom_defs(&state, RecordType::Person) {
         Ok(d) => d,
         Err(e) => return e.into_response(),
@@ -705,6 +708,8 @@ pub struct PersonShowPage {
     pub custom_facts: Vec<(String, String)>,
     /// The email of the staff member responsible for her.
     pub owner: Option<String>,
+    /// An active restriction of processing (Art. 18).
+    pub restriction: Option<klar_store::privacy::Restriction>,
 }
 
 impl PersonShowPage {
@@ -784,7 +789,9 @@ fn show(
                 Err(e) => return Err(e.into()),
             },
         };
+        let restriction = state.store.restriction(pid)?;
         Ok(PersonShowPage {
+            restriction,
             p: p.clone(),
             person,
             organization,
@@ -844,6 +851,9 @@ pub async fn persons_activity_submit(
     let Ok(pid) = id.parse::<PersonId>() else {
         return AppError::NotFound("no person with this id".into()).into_response();
     };
+    if let Err(e) = crate::api::privacy::ensure_changeable(&state, &auth_of(&s), pid) {
+        return e.into_response();
+    }
     let body = ActivityBody {
         kind: f.kind,
         person_id: Some(pid.to_string()),

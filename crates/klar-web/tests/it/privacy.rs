@@ -119,3 +119,216 @@ async fn decisions_refuse_unknown_purposes_channels_and_persons_clearly() {
     .await
     .problem(403);
 }
+
+async fn decision(
+    app: &TestApp,
+    t: &str,
+    id: &str,
+    purpose: &str,
+    channel: &str,
+) -> serde_json::Value {
+    let r = app
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{id}/decision?purpose={purpose}&channel={channel}"),
+            Some(t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn an_objection_to_direct_marketing_takes_effect_at_once_and_survives_erasure() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let body = json!({"first_name": "Otto", "last_name": "Widerspruch", "email": "otto@kunde.example", "phone": "+49 30 555666", "kind": "business"});
+    let p = app.create_person(&t, body.clone()).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/persons/{id}/objections"),
+            Some(&t),
+            Some(json!({"scope": "direct_marketing", "source": "phone"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["scope"], "direct_marketing");
+    for (purpose, channel) in [
+        ("newsletter", "email"),
+        ("phone_marketing", "phone"),
+        ("postal_marketing", "post"),
+    ] {
+        let d = decision(&app, &t, &id, purpose, channel).await;
+        assert_eq!(
+            (d["allowed"].as_bool(), d["reason_code"].as_str()),
+            (Some(false), Some("objection")),
+            "{purpose}"
+        );
+    }
+    let list = app
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{id}/objections"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(list.body.as_array().unwrap().len(), 1);
+    // Erased and entered again: her address is still suppressed.
+    assert_eq!(
+        app.call("DELETE", &format!("/api/v1/persons/{id}"), Some(&t), None)
+            .await
+            .status,
+        204
+    );
+    let again = app.create_person(&t, body).await;
+    let d = decision(
+        &app,
+        &t,
+        again["id"].as_str().unwrap(),
+        "phone_marketing",
+        "phone",
+    )
+    .await;
+    assert_eq!(d["reason_code"], "suppressed", "{d}");
+    let d = decision(
+        &app,
+        &t,
+        again["id"].as_str().unwrap(),
+        "newsletter",
+        "email",
+    )
+    .await;
+    assert_eq!(d["reason_code"], "suppressed", "{d}");
+}
+
+#[tokio::test]
+async fn objections_name_a_known_scope() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app.create_person(&t, json!({"last_name": "X"})).await;
+    let id = p["id"].as_str().unwrap();
+    for scope in ["astrology", "", "DIRECT"] {
+        let r = app
+            .call(
+                "POST",
+                &format!("/api/v1/persons/{id}/objections"),
+                Some(&t),
+                Some(json!({"scope": scope})),
+            )
+            .await;
+        assert_eq!(r.problem(422), vec!["scope"], "{scope}");
+    }
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/persons/{id}/objections"),
+            Some(&t),
+            Some(json!({"scope": "profiling"})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        decision(&app, &t, id, "profiling", "email").await["reason_code"],
+        "objection"
+    );
+}
+
+#[tokio::test]
+async fn a_restricted_person_is_refused_for_every_purpose_and_read_only_except_for_the_privacy_officer()
+ {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let po = app.user_with_role("dpo@staff.example", Role::PrivacyOfficer);
+    let p = app
+        .create_person(
+            &t,
+            json!({"last_name": "Eingeschränkt", "kind": "consumer"}),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let path = format!("/api/v1/persons/{id}/restriction");
+    app.call(
+        "POST",
+        &path,
+        Some(&t),
+        Some(json!({"reason": "Richtigkeit bestritten"})),
+    )
+    .await
+    .problem(403);
+    app.call("POST", &path, Some(&po), Some(json!({"reason": ""})))
+        .await
+        .problem(422);
+    let r = app
+        .call(
+            "POST",
+            &path,
+            Some(&po),
+            Some(json!({"reason": "Art. 18(1)(a): Richtigkeit bestritten"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["restricted"], true);
+    for (purpose, channel) in [
+        ("newsletter", "email"),
+        ("contract", "email"),
+        ("postal_marketing", "post"),
+    ] {
+        assert_eq!(
+            decision(&app, &t, id, purpose, channel).await["reason_code"],
+            "restricted",
+            "{purpose}"
+        );
+    }
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/persons/{id}"),
+            Some(&t),
+            Some(json!({"last_name": "Neu"})),
+        )
+        .await;
+    r.problem(403);
+    assert_eq!(r.body["reason_code"], "restricted");
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/activities",
+            Some(&t),
+            Some(json!({"kind": "note", "person_id": id, "subject": "x"})),
+        )
+        .await;
+    assert_eq!(r.body["reason_code"], "restricted");
+    app.call("DELETE", &format!("/api/v1/persons/{id}"), Some(&t), None)
+        .await
+        .problem(403);
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/persons/{id}"),
+            Some(&po),
+            Some(json!({"last_name": "Korrigiert"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "the privacy officer may correct her data");
+    assert_eq!(app.call("DELETE", &path, Some(&po), None).await.status, 204);
+    app.call("DELETE", &path, Some(&po), None)
+        .await
+        .problem(404);
+    assert_eq!(
+        decision(&app, &t, id, "newsletter", "email").await["reason_code"],
+        "no_consent"
+    );
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/persons/{id}"),
+            Some(&t),
+            Some(json!({"last_name": "Frei"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
