@@ -369,3 +369,47 @@ pub async fn lift_restriction(
         ))
     }
 }
+
+/// The channel an activity uses to reach the person, if it is an outbound contact.
+pub fn contact_channel(kind: klar_domain::records::ActivityKind) -> Option<Channel> {
+    use klar_domain::records::ActivityKind;
+    match kind {
+        ActivityKind::Call => Some(Channel::Phone),
+        ActivityKind::Email => Some(Channel::Email),
+        ActivityKind::Note | ActivityKind::Meeting | ActivityKind::Task => None,
+    }
+}
+
+/// A call or email logged for a purpose must name a purpose of the installation; for a
+/// direct-marketing purpose it must pass the policy gate (§7 UWG, Art. 6, 21 GDPR), or it is
+/// refused with the gate's `reason_code`. Contract contacts are checked once contract
+/// relationships are recorded.
+pub fn check_contact(state: &AppState, e: &klar_store::activities::ActivityEdit) -> AppResult<()> {
+    let Some(key) = e.purpose.as_deref() else {
+        return Ok(());
+    };
+    let purposes = state.store.purposes()?;
+    let Some(purpose) = purposes.iter().find(|p| p.key == key) else {
+        return Err(AppError::Invalid(vec![FieldError::new(
+            "purpose",
+            "is not a purpose of this installation",
+        )]));
+    };
+    let (Some(pid), Some(channel)) = (e.person_id, contact_channel(e.kind)) else {
+        return Ok(());
+    };
+    if !purpose.direct_marketing {
+        return Ok(());
+    }
+    let facts = state.store.privacy_facts(pid)?;
+    let d = decide(&facts, &purposes, key, channel, e.occurred_at);
+    tracing::info!(person_id = %pid, purpose = key, channel = channel.as_str(), allowed = d.allowed, rule = d.rule, "contact checked");
+    if d.allowed {
+        Ok(())
+    } else {
+        Err(AppError::Refused {
+            reason_code: d.reason_code.as_str().into(),
+            detail: d.reason_en,
+        })
+    }
+}

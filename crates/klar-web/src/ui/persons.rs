@@ -710,6 +710,41 @@ pub struct PersonShowPage {
     pub owner: Option<String>,
     /// An active restriction of processing (Art. 18).
     pub restriction: Option<klar_store::privacy::Restriction>,
+    /// The "may we?" panel: the gate's answer for every active purpose and its channels.
+    pub may_we: Vec<MayWeRow>,
+}
+
+/// One line of the "may we?" panel.
+pub struct MayWeRow {
+    pub purpose: String,
+    pub channel: &'static str,
+    pub allowed: bool,
+    pub reason: String,
+}
+
+/// Asks the policy gate about every active purpose on each of its channels, now.
+fn may_we(state: &AppState, p: &Layout, pid: PersonId) -> Result<Vec<MayWeRow>, AppError> {
+    let purposes = state.store.purposes()?;
+    let facts = state.store.privacy_facts(pid)?;
+    let now = state.store.now();
+    let en = p.t.lang() == "en";
+    let mut rows = Vec::new();
+    for purpose in purposes.iter().filter(|x| x.active) {
+        for channel in &purpose.channels {
+            let d = klar_domain::policy::decide(&facts, &purposes, &purpose.key, *channel, now);
+            rows.push(MayWeRow {
+                purpose: if en {
+                    purpose.name_en.clone()
+                } else {
+                    purpose.name_de.clone()
+                },
+                channel: p.t.get(&format!("channel-{}", channel.as_str())),
+                allowed: d.allowed,
+                reason: if en { d.reason_en } else { d.reason_de },
+            });
+        }
+    }
+    Ok(rows)
 }
 
 impl PersonShowPage {
@@ -790,8 +825,10 @@ fn show(
             },
         };
         let restriction = state.store.restriction(pid)?;
+        let may_we = may_we(state, &p, pid)?;
         Ok(PersonShowPage {
             restriction,
+            may_we,
             p: p.clone(),
             person,
             organization,

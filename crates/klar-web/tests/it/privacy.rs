@@ -332,3 +332,73 @@ async fn a_restricted_person_is_refused_for_every_purpose_and_read_only_except_f
         .await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn a_marketing_call_to_a_consumer_without_consent_is_refused_and_not_logged() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app
+        .create_person(
+            &t,
+            json!({"last_name": "Kaltanruf", "phone": "030 1234567", "kind": "consumer"}),
+        )
+        .await;
+    let call = json!({"kind": "call", "person_id": p["id"], "subject": "Angebot", "purpose": "phone_marketing"});
+    let r = app
+        .call("POST", "/api/v1/activities", Some(&t), Some(call))
+        .await;
+    r.problem(403);
+    assert_eq!(r.body["reason_code"], "no_consent");
+    assert_eq!(
+        app.store.count_activities().unwrap(),
+        0,
+        "a refused contact is not recorded"
+    );
+    let unknown =
+        json!({"kind": "call", "person_id": p["id"], "subject": "x", "purpose": "astrology"});
+    assert_eq!(
+        app.call("POST", "/api/v1/activities", Some(&t), Some(unknown))
+            .await
+            .problem(422),
+        vec!["purpose"]
+    );
+    // A note with a marketing purpose contacts nobody; a call without purpose is a plain log.
+    let note = json!({"kind": "note", "person_id": p["id"], "subject": "Idee", "purpose": "phone_marketing"});
+    assert_eq!(
+        app.call("POST", "/api/v1/activities", Some(&t), Some(note))
+            .await
+            .status,
+        201
+    );
+}
+
+#[tokio::test]
+async fn the_person_page_answers_may_we_for_every_purpose_and_channel() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app
+        .create_person(
+            &t,
+            json!({"last_name": "Fragezeichen", "email": "f@kunde.example"}),
+        )
+        .await;
+    let s = crate::app::login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let html = app
+        .http
+        .get(format!(
+            "{}/persons/{}",
+            app.base,
+            p["id"].as_str().unwrap()
+        ))
+        .header("cookie", &s)
+        .header("accept-language", "de")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Dürfen wir?"));
+    assert!(html.contains("Newsletter"));
+    assert!(html.contains("class=\"refused\""));
+}
