@@ -63,7 +63,14 @@ pub fn router() -> Router<AppState> {
             axum::routing::patch(config::update_stage).delete(config::delete_stage),
         )
         .route("/tags", get(config::list_tags))
-        .route("/purposes", get(privacy::list_purposes))
+        .route(
+            "/purposes",
+            get(privacy::list_purposes).post(privacy::create_purpose),
+        )
+        .route(
+            "/purposes/{key}",
+            axum::routing::patch(privacy::update_purpose),
+        )
         .route("/persons/{id}/decision", get(privacy::person_decision))
         .route(
             "/persons/{id}/objections",
@@ -92,7 +99,7 @@ pub fn router() -> Router<AppState> {
         config::list_custom_fields, config::create_custom_field, config::list_stages, config::create_stage,
         config::update_stage, config::delete_stage, config::list_tags,
         users::list_users, users::create_user, users::update_user,
-        privacy::list_purposes, privacy::person_decision, privacy::create_objection, privacy::list_objections,
+        privacy::list_purposes, privacy::create_purpose, privacy::update_purpose, privacy::person_decision, privacy::create_objection, privacy::list_objections,
         privacy::get_restriction, privacy::restrict_person, privacy::lift_restriction,
     ),
     modifiers(&SecuritySchemes),

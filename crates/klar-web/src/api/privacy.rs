@@ -413,3 +413,172 @@ pub fn check_contact(state: &AppState, e: &klar_store::activities::ActivityEdit)
         })
     }
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurposeBody {
+    pub key: String,
+    pub name_de: String,
+    pub name_en: String,
+    pub description_de: String,
+    pub description_en: String,
+    /// `consent`, `contract`, `legal_obligation` or `legitimate_interest`.
+    pub legal_basis: String,
+    /// `email`, `phone`, `sms`, `post`.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    #[serde(default)]
+    pub data_categories: Vec<String>,
+    pub retention: String,
+    #[serde(default)]
+    pub direct_marketing: bool,
+}
+
+/// Changes to a purpose; the legal basis cannot change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurposePatchBody {
+    pub name_de: Option<String>,
+    pub name_en: Option<String>,
+    pub description_de: Option<String>,
+    pub description_en: Option<String>,
+    pub legal_basis: Option<String>,
+    pub channels: Option<Vec<String>>,
+    pub data_categories: Option<Vec<String>>,
+    pub retention: Option<String>,
+    pub active: Option<bool>,
+}
+
+fn text_field(errs: &mut klar_domain::error::Errors, field: &str, v: &str, max: usize) -> String {
+    errs.take(field, klar_domain::text::required_line(v, max))
+        .unwrap_or_default()
+}
+
+fn channels_field(errs: &mut klar_domain::error::Errors, v: &[String]) -> Vec<Channel> {
+    v.iter()
+        .enumerate()
+        .filter_map(|(i, c)| errs.take(&format!("channels[{i}]"), Channel::parse(c)))
+        .collect()
+}
+
+fn categories_field(errs: &mut klar_domain::error::Errors, v: &[String]) -> Vec<String> {
+    v.iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            errs.take(
+                &format!("data_categories[{i}]"),
+                klar_domain::text::required_line(c, 60),
+            )
+        })
+        .collect()
+}
+
+/// Define a new purpose (the privacy officer).
+#[utoipa::path(post, path = "/api/v1/purposes", tag = "privacy", request_body = PurposeBody,
+    responses((status = 201, body = PurposeOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_purpose(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: crate::extract::ApiJson<PurposeBody>,
+) -> AppResult<(axum::http::StatusCode, Json<PurposeOut>)> {
+    auth.require(Permission::ManagePrivacy)?;
+    let b = &body.value;
+    let mut errs = klar_domain::error::Errors::new();
+    let key = errs
+        .take("key", klar_domain::policy::parse_purpose_key(&b.key))
+        .unwrap_or_default();
+    let legal_basis = errs.take(
+        "legal_basis",
+        klar_domain::policy::LegalBasis::parse(&b.legal_basis),
+    );
+    if legal_basis.is_some_and(|l| !l.usable_for_purposes()) {
+        errs.push(
+            "legal_basis",
+            "vital interests and public task cannot be the basis of a CRM purpose",
+        );
+    }
+    let p = Purpose {
+        key,
+        name_de: text_field(&mut errs, "name_de", &b.name_de, 100),
+        name_en: text_field(&mut errs, "name_en", &b.name_en, 100),
+        description_de: text_field(&mut errs, "description_de", &b.description_de, 1000),
+        description_en: text_field(&mut errs, "description_en", &b.description_en, 1000),
+        legal_basis: legal_basis.unwrap_or(klar_domain::policy::LegalBasis::Consent),
+        channels: channels_field(&mut errs, &b.channels),
+        data_categories: categories_field(&mut errs, &b.data_categories),
+        retention: text_field(&mut errs, "retention", &b.retention, 60),
+        direct_marketing: b.direct_marketing,
+        active: true,
+        version: 1,
+    };
+    errs.finish()?;
+    let actor = auth.actor();
+    let p = state
+        .blocking(move |s| Ok(s.create_purpose(actor, &p)?))
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(PurposeOut::new(&p, locale(&headers))),
+    ))
+}
+
+/// Change a purpose (the privacy officer). Every change is a new version; the legal basis
+/// cannot change.
+#[utoipa::path(patch, path = "/api/v1/purposes/{key}", tag = "privacy", params(("key" = String, Path)), request_body = PurposePatchBody,
+    responses((status = 200, body = PurposeOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_purpose(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiPath(key): ApiPath,
+    body: crate::extract::ApiJson<PurposePatchBody>,
+) -> AppResult<Json<PurposeOut>> {
+    auth.require(Permission::ManagePrivacy)?;
+    let b = body.value;
+    let actor = auth.actor();
+    let p = state
+        .blocking(move |s| {
+            Ok(s.update_purpose(actor, &key, |p| {
+                let mut errs = klar_domain::error::Errors::new();
+                if let Some(v) = &b.name_de {
+                    p.name_de = text_field(&mut errs, "name_de", v, 100);
+                }
+                if let Some(v) = &b.name_en {
+                    p.name_en = text_field(&mut errs, "name_en", v, 100);
+                }
+                if let Some(v) = &b.description_de {
+                    p.description_de = text_field(&mut errs, "description_de", v, 1000);
+                }
+                if let Some(v) = &b.description_en {
+                    p.description_en = text_field(&mut errs, "description_en", v, 1000);
+                }
+                if let Some(v) = &b.legal_basis {
+                    if let Some(l) =
+                        errs.take("legal_basis", klar_domain::policy::LegalBasis::parse(v))
+                    {
+                        p.legal_basis = l;
+                    }
+                }
+                if let Some(v) = &b.channels {
+                    p.channels = channels_field(&mut errs, v);
+                }
+                if let Some(v) = &b.data_categories {
+                    p.data_categories = categories_field(&mut errs, v);
+                }
+                if let Some(v) = &b.retention {
+                    p.retention = text_field(&mut errs, "retention", v, 60);
+                }
+                if let Some(a) = b.active {
+                    p.active = a;
+                }
+                errs.finish()
+            })?)
+        })
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => AppError::NotFound("no purpose with this key".into()),
+            other => other,
+        })?;
+    Ok(Json(PurposeOut::new(&p, locale(&headers))))
+}

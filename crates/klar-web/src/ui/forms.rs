@@ -282,6 +282,16 @@ pub(super) fn custom_facts(
 /// German wording of the validation messages of the domain, the API and the store.
 /// Keep in step with them: a test scans the sources for messages missing here.
 const MESSAGES_DE: &[(&str, &str)] = &[
+    // klar-store: purposes
+    ("is already a purpose", "ist bereits ein Zweck"),
+    (
+        "cannot change; define a new purpose for another legal basis",
+        "kann nicht geändert werden; legen Sie für eine andere Rechtsgrundlage einen neuen Zweck an",
+    ),
+    (
+        "is not a purpose of this installation",
+        "ist kein Zweck dieser Installation",
+    ),
     // klar-domain: policy
     (
         "must be consent, contract, legal_obligation, vital_interests, public_task or legitimate_interest",

@@ -402,3 +402,102 @@ async fn the_person_page_answers_may_we_for_every_purpose_and_channel() {
     assert!(html.contains("Newsletter"));
     assert!(html.contains("class=\"refused\""));
 }
+
+#[tokio::test]
+async fn the_privacy_officer_defines_and_versions_purposes_but_never_changes_a_basis() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let po = app.user_with_role("dpo@staff.example", Role::PrivacyOfficer);
+    let new = json!({"key": "event_invitations", "name_de": "Einladungen zu Veranstaltungen", "name_en": "Event invitations",
+        "description_de": "Einladungen per E-Mail", "description_en": "Invitations by email", "legal_basis": "consent",
+        "channels": ["email"], "data_categories": ["contact"], "retention": "consent", "direct_marketing": true});
+    app.call("POST", "/api/v1/purposes", Some(&t), Some(new.clone()))
+        .await
+        .problem(403);
+    let r = app
+        .call("POST", "/api/v1/purposes", Some(&po), Some(new.clone()))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["version"], 1);
+    app.call("POST", "/api/v1/purposes", Some(&po), Some(new))
+        .await
+        .problem(422);
+    let bad = json!({"key": "X Y", "name_de": "", "name_en": "n", "description_de": "d", "description_en": "d",
+        "legal_basis": "public_task", "channels": ["fax"], "retention": "r"});
+    let mut f = app
+        .call("POST", "/api/v1/purposes", Some(&po), Some(bad))
+        .await
+        .problem(422);
+    f.sort();
+    assert_eq!(f, vec!["channels[0]", "key", "legal_basis", "name_de"]);
+
+    let r = app
+        .call(
+            "PATCH",
+            "/api/v1/purposes/newsletter",
+            Some(&po),
+            Some(json!({"name_en": "Monthly newsletter"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.body["version"].as_u64(), r.body["names"]["en"].as_str()),
+        (Some(2), Some("Monthly newsletter"))
+    );
+    let r = app
+        .call(
+            "PATCH",
+            "/api/v1/purposes/newsletter",
+            Some(&po),
+            Some(json!({"legal_basis": "legitimate_interest"})),
+        )
+        .await;
+    assert_eq!(r.problem(422), vec!["legal_basis"]);
+    let list = app.call("GET", "/api/v1/purposes", Some(&t), None).await;
+    let nl = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "newsletter")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (nl["legal_basis"].as_str(), nl["version"].as_u64()),
+        (Some("consent"), Some(2))
+    );
+    assert_eq!(
+        app.store.purpose_version("newsletter", 1).unwrap().name_en,
+        "Newsletter",
+        "old versions stay readable"
+    );
+    // A deactivated purpose refuses every decision.
+    let p = app.create_person(&t, json!({"last_name": "X"})).await;
+    app.call(
+        "PATCH",
+        "/api/v1/purposes/newsletter",
+        Some(&po),
+        Some(json!({"active": false})),
+    )
+    .await;
+    let d = app
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/persons/{}/decision?purpose=newsletter&channel=email",
+                p["id"].as_str().unwrap()
+            ),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(d.body["allowed"], false);
+    app.call(
+        "PATCH",
+        "/api/v1/purposes/astrology",
+        Some(&po),
+        Some(json!({"active": false})),
+    )
+    .await
+    .problem(404);
+}
