@@ -553,12 +553,11 @@ pub async fn update_purpose(
                 if let Some(v) = &b.description_en {
                     p.description_en = text_field(&mut errs, "description_en", v, 1000);
                 }
-                if let Some(v) = &b.legal_basis {
-                    if let Some(l) =
+                if let Some(v) = &b.legal_basis
+                    && let Some(l) =
                         errs.take("legal_basis", klar_domain::policy::LegalBasis::parse(v))
-                    {
-                        p.legal_basis = l;
-                    }
+                {
+                    p.legal_basis = l;
                 }
                 if let Some(v) = &b.channels {
                     p.channels = channels_field(&mut errs, v);
