@@ -138,6 +138,7 @@ settings-language-auto = Browser-Einstellung
 settings-saved = Gespeichert.
 error-title = Fehler
 error-forbidden = Ihre Rolle erlaubt das nicht.
+refused-restricted = Die Verarbeitung dieser Person ist eingeschränkt (Art. 18 DSGVO): nur die oder der Datenschutzbeauftragte darf ihre Daten ändern.
 error-not-found = Diese Seite gibt es nicht.
 error-back = Zurück zum Start
 form-required = Pflichtfeld

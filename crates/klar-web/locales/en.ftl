@@ -138,6 +138,7 @@ settings-language-auto = Browser default
 settings-saved = Saved.
 error-title = Error
 error-forbidden = Your role does not permit this.
+refused-restricted = Processing of this person is restricted (Art. 18 GDPR): only the privacy officer may change her data.
 error-not-found = This page does not exist.
 error-back = Back to the start
 form-required = required

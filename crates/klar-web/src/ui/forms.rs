@@ -99,6 +99,24 @@ pub(super) fn not_found_page(s: &UiSession, active: &'static str) -> Response {
 pub(super) fn page_error(s: &UiSession, active: &'static str, e: AppError) -> Response {
     match e {
         AppError::NotFound(_) => not_found_page(s, active),
+        AppError::Refused { reason_code, .. } => {
+            let p = s.layout(active);
+            let message = p.t.get(&format!("refused-{reason_code}"));
+            let message = if message == "??" {
+                p.t.get("error-forbidden")
+            } else {
+                message
+            }
+            .to_string();
+            render(
+                StatusCode::FORBIDDEN,
+                &super::ErrorPage {
+                    p,
+                    status: 403,
+                    message,
+                },
+            )
+        }
         e => e.into_response(),
     }
 }

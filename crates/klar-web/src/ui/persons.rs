@@ -663,7 +663,7 @@ pub async fn persons_update_submit(
         return AppError::NotFound("no person with this id".into()).into_response();
     };
     if let Err(e) = crate::api::privacy::ensure_changeable(&state, &auth_of(&s), pid) {
-        return e.into_response();
+        return page_error(&s, "persons", e);
     }
     let defs = match custom_defs(&state, RecordType::Person) {
         Ok(d) => d,
@@ -889,7 +889,7 @@ pub async fn persons_activity_submit(
         return AppError::NotFound("no person with this id".into()).into_response();
     };
     if let Err(e) = crate::api::privacy::ensure_changeable(&state, &auth_of(&s), pid) {
-        return e.into_response();
+        return page_error(&s, "persons", e);
     }
     let body = ActivityBody {
         kind: f.kind,

@@ -501,3 +501,52 @@ async fn the_privacy_officer_defines_and_versions_purposes_but_never_changes_a_b
     .await
     .problem(404);
 }
+
+#[tokio::test]
+async fn the_ui_marks_a_restricted_person_and_refuses_edits_in_plain_words() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let po = app.user_with_role("dpo@staff.example", Role::PrivacyOfficer);
+    let p = app
+        .create_person(&t, json!({"last_name": "Gesperrt"}))
+        .await;
+    let id = p["id"].as_str().unwrap();
+    app.call(
+        "POST",
+        &format!("/api/v1/persons/{id}/restriction"),
+        Some(&po),
+        Some(json!({"reason": "Art. 18(1)(a)"})),
+    )
+    .await;
+    let s = crate::app::login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let page = app
+        .http
+        .get(format!("{}/persons/{id}", app.base))
+        .header("cookie", &s)
+        .header("accept-language", "de")
+        .send()
+        .await
+        .unwrap();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Verarbeitung eingeschränkt"),
+        "the page marks the restriction"
+    );
+    let csrf = crate::app::csrf_of(&app, &s, &format!("/persons/{id}/edit")).await;
+    let r = app
+        .http
+        .post(format!("{}/persons/{id}", app.base))
+        .header("cookie", &s)
+        .header("accept-language", "de")
+        .form(&[("csrf", csrf.as_str()), ("last_name", "Neu")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("nur die oder der Datenschutzbeauftragte")
+    );
+}
