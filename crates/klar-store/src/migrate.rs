@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261129_000003_objections_restriction",
         sql: include_str!("../migrations/m20261129_000003_objections_restriction.sql"),
     },
+    Migration {
+        version: 4,
+        name: "m20261129_000004_consent_ledger",
+        sql: include_str!("../migrations/m20261129_000004_consent_ledger.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

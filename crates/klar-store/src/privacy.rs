@@ -145,7 +145,7 @@ impl Store {
     }
 
     /// Everything the policy gate knows about a person today: kind, restriction, objections
-    /// and which of her addresses are on the suppression list. Consents join with the ledger.
+    /// which of her addresses are on the suppression list, and her consent ledger.
     pub fn privacy_facts(&self, pid: PersonId) -> Result<PersonFacts> {
         let person = self.get_person(pid)?;
         let mut facts = PersonFacts::new(Some(person.kind));
@@ -164,6 +164,7 @@ impl Store {
             })
             .collect::<Result<_>>()?;
         facts.suppressed = self.suppressed_channels(&person.personal)?;
+        facts.consents = self.consent_events(pid)?;
         Ok(facts)
     }
 

@@ -73,6 +73,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/persons/{id}/decision", get(privacy::person_decision))
         .route(
+            "/persons/{id}/consents",
+            get(privacy::list_consents).post(privacy::record_consent),
+        )
+        .route(
             "/persons/{id}/objections",
             get(privacy::list_objections).post(privacy::create_objection),
         )
@@ -101,6 +105,7 @@ pub fn router() -> Router<AppState> {
         users::list_users, users::create_user, users::update_user,
         privacy::list_purposes, privacy::create_purpose, privacy::update_purpose, privacy::person_decision, privacy::create_objection, privacy::list_objections,
         privacy::get_restriction, privacy::restrict_person, privacy::lift_restriction,
+        privacy::record_consent, privacy::list_consents,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

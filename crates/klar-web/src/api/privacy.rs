@@ -581,3 +581,187 @@ pub async fn update_purpose(
         })?;
     Ok(Json(PurposeOut::new(&p, locale(&headers))))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentBody {
+    /// A purpose key whose legal basis is consent, e.g. `newsletter`.
+    pub purpose: String,
+    /// `email`, `phone`, `sms` or `post`; must be a channel of the purpose.
+    pub channel: String,
+    /// `grant` or `withdraw`.
+    pub action: String,
+    /// Who gave or withdrew it: `staff` (default, entered by staff), `person` or `import`.
+    pub source: Option<String>,
+    /// The version of the consent wording the person was shown; required for a grant.
+    pub wording_version: Option<String>,
+    /// A reference to the proof of a grant entered by staff: a signed form's scan, a call
+    /// recording. Required for grants by staff or import. Stored encrypted.
+    pub evidence: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentOut {
+    pub purpose: String,
+    pub channel: String,
+    /// `none`, `pending` (awaiting the double opt-in), `given`, `withdrawn` or `expired`.
+    pub state: String,
+    pub recorded_at: String,
+}
+
+/// Grant or withdraw consent for a purpose on a channel. An email grant stays `pending`
+/// until the person confirms it (double opt-in); a withdrawal takes effect at once.
+#[utoipa::path(post, path = "/api/v1/persons/{id}/consents", tag = "privacy", params(("id" = String, Path)), request_body = ConsentBody,
+    responses((status = 201, body = ConsentOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn record_consent(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath,
+    body: crate::extract::ApiJson<ConsentBody>,
+) -> AppResult<(axum::http::StatusCode, Json<ConsentOut>)> {
+    use klar_domain::policy::{
+        ConsentConfig, ConsentEvent, ConsentEventKind, ConsentSource, LegalBasis, consent_state,
+    };
+    auth.require(Permission::WriteCrm)?;
+    let pid: PersonId = path_id(&id, "person")?;
+    state.store.person_kind(pid)?;
+    let b = &body.value;
+    let purposes = state.store.purposes()?;
+    let mut errs = klar_domain::error::Errors::new();
+    let purpose = purposes.iter().find(|p| p.key == b.purpose && p.active);
+    match purpose {
+        None => errs.push("purpose", "is not a purpose of this installation"),
+        Some(p) if p.legal_basis != LegalBasis::Consent => {
+            errs.push("purpose", "does not rest on consent")
+        }
+        Some(_) => {}
+    }
+    let channel = errs.take("channel", Channel::parse(&b.channel));
+    if let (Some(p), Some(c)) = (purpose, channel)
+        && !p.allows(c)
+    {
+        errs.push("channel", "is not a channel of this purpose");
+    }
+    let kind = match b.action.as_str() {
+        "grant" => Some(ConsentEventKind::Grant),
+        "withdraw" => Some(ConsentEventKind::Withdraw),
+        _ => {
+            errs.push("action", "must be grant or withdraw");
+            None
+        }
+    };
+    let source = errs.take(
+        "source",
+        ConsentSource::parse(b.source.as_deref().unwrap_or("staff")),
+    );
+    let wording = b
+        .wording_version
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("")
+        .to_string();
+    let evidence = b
+        .evidence
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string);
+    if kind == Some(ConsentEventKind::Grant) {
+        if wording.is_empty() {
+            errs.push(
+                "wording_version",
+                "a grant names the wording the person was shown",
+            );
+        }
+        if source != Some(ConsentSource::Person) && evidence.is_none() {
+            errs.push(
+                "evidence",
+                "a grant entered by staff or imported needs a reference to its proof",
+            );
+        }
+    }
+    if wording.chars().count() > 60 {
+        errs.push("wording_version", "is longer than 60 characters");
+    }
+    if evidence.as_ref().is_some_and(|e| e.chars().count() > 500) {
+        errs.push("evidence", "is longer than 500 characters");
+    }
+    errs.finish()?;
+    let (Some(purpose), Some(channel), Some(kind), Some(source)) = (purpose, channel, kind, source)
+    else {
+        return Err(AppError::Internal("validated fields missing".into()));
+    };
+    let now = state.store.now();
+    let event = ConsentEvent {
+        at: now,
+        purpose: purpose.key.clone(),
+        channel,
+        kind,
+        source,
+        wording_version: wording,
+        evidence,
+    };
+    let actor = auth.actor();
+    let version = purpose.version;
+    let events = state
+        .blocking(move |s| {
+            s.append_consent_event(actor, pid, version, &event)?;
+            Ok(s.consent_events(pid)?)
+        })
+        .await?;
+    let st = consent_state(
+        &events,
+        &purpose.key,
+        channel,
+        now,
+        &ConsentConfig::default(),
+    );
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(ConsentOut {
+            purpose: purpose.key.clone(),
+            channel: channel.as_str().into(),
+            state: st.as_str().into(),
+            recorded_at: now.to_string(),
+        }),
+    ))
+}
+
+/// The person's consent state for every consent-based purpose and channel, now.
+#[utoipa::path(get, path = "/api/v1/persons/{id}/consents", tag = "privacy", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<ConsentOut>), (status = 404, body = Problem)))]
+pub async fn list_consents(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath,
+) -> AppResult<Json<Vec<ConsentOut>>> {
+    use klar_domain::policy::{ConsentConfig, LegalBasis, consent_state};
+    auth.require(Permission::ReadCrm)?;
+    let pid: PersonId = path_id(&id, "person")?;
+    state.store.person_kind(pid)?;
+    let events = state.store.consent_events(pid)?;
+    let now = state.store.now();
+    let mut out = Vec::new();
+    for p in state
+        .store
+        .purposes()?
+        .iter()
+        .filter(|p| p.legal_basis == LegalBasis::Consent)
+    {
+        for c in &p.channels {
+            let st = consent_state(&events, &p.key, *c, now, &ConsentConfig::default());
+            let at = events
+                .iter()
+                .rev()
+                .find(|e| e.purpose == p.key && e.channel == *c)
+                .map(|e| e.at.to_string());
+            out.push(ConsentOut {
+                purpose: p.key.clone(),
+                channel: c.as_str().into(),
+                state: st.as_str().into(),
+                recorded_at: at.unwrap_or_default(),
+            });
+        }
+    }
+    Ok(Json(out))
+}

@@ -300,6 +300,29 @@ pub(super) fn custom_facts(
 /// German wording of the validation messages of the domain, the API and the store.
 /// Keep in step with them: a test scans the sources for messages missing here.
 const MESSAGES_DE: &[(&str, &str)] = &[
+    // api: consents
+    (
+        "does not rest on consent",
+        "beruht nicht auf einer Einwilligung",
+    ),
+    (
+        "is not a channel of this purpose",
+        "ist kein Kanal dieses Zwecks",
+    ),
+    ("must be grant or withdraw", "muss grant oder withdraw sein"),
+    (
+        "a grant names the wording the person was shown",
+        "eine Einwilligung nennt den Wortlaut, den die Person gesehen hat",
+    ),
+    (
+        "a grant entered by staff or imported needs a reference to its proof",
+        "eine von Mitarbeitenden erfasste oder importierte Einwilligung braucht einen Verweis auf ihren Nachweis",
+    ),
+    ("is longer than 60 characters", "ist länger als 60 Zeichen"),
+    (
+        "is longer than 500 characters",
+        "ist länger als 500 Zeichen",
+    ),
     // klar-store: purposes
     ("is already a purpose", "ist bereits ein Zweck"),
     (

@@ -550,3 +550,147 @@ async fn the_ui_marks_a_restricted_person_and_refuses_edits_in_plain_words() {
             .contains("nur die oder der Datenschutzbeauftragte")
     );
 }
+
+#[tokio::test]
+async fn phone_consent_with_proof_allows_the_call_and_a_withdrawal_stops_it_at_once() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app
+        .create_person(
+            &t,
+            json!({"last_name": "Anrufbar", "phone": "030 7654321", "kind": "consumer"}),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let path = format!("/api/v1/persons/{id}/consents");
+    let grant = json!({"purpose": "phone_marketing", "channel": "phone", "action": "grant", "source": "staff",
+        "wording_version": "tel-2026-01", "evidence": "Aufzeichnung 2026-11-29-0042"});
+    let r = app.call("POST", &path, Some(&t), Some(grant)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["state"], "given");
+    let d = decision(&app, &t, id, "phone_marketing", "phone").await;
+    assert_eq!(
+        (d["allowed"].as_bool(), d["legal_basis"].as_str()),
+        (Some(true), Some("consent")),
+        "{d}"
+    );
+    let call = json!({"kind": "call", "person_id": id, "subject": "Angebot", "purpose": "phone_marketing"});
+    assert_eq!(
+        app.call("POST", "/api/v1/activities", Some(&t), Some(call.clone()))
+            .await
+            .status,
+        201
+    );
+
+    let r = app
+        .call(
+            "POST",
+            &path,
+            Some(&t),
+            Some(json!({"purpose": "phone_marketing", "channel": "phone", "action": "withdraw"})),
+        )
+        .await;
+    assert_eq!(r.body["state"], "withdrawn");
+    assert_eq!(
+        decision(&app, &t, id, "phone_marketing", "phone").await["reason_code"],
+        "consent_withdrawn"
+    );
+    let r = app
+        .call("POST", "/api/v1/activities", Some(&t), Some(call))
+        .await;
+    assert_eq!(r.body["reason_code"], "consent_withdrawn");
+    let list = app.call("GET", &path, Some(&t), None).await;
+    let row = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["purpose"] == "phone_marketing")
+        .unwrap()
+        .clone();
+    assert_eq!(row["state"], "withdrawn");
+}
+
+#[tokio::test]
+async fn an_email_grant_waits_for_the_double_opt_in() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app
+        .create_person(
+            &t,
+            json!({"last_name": "Wartend", "email": "w@kunde.example"}),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let grant = json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "nl-1", "evidence": "Messeformular 17"});
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/persons/{id}/consents"),
+            Some(&t),
+            Some(grant),
+        )
+        .await;
+    assert_eq!(r.body["state"], "pending");
+    assert_eq!(
+        decision(&app, &t, id, "newsletter", "email").await["reason_code"],
+        "consent_pending"
+    );
+}
+
+#[tokio::test]
+async fn consent_records_without_proof_or_for_the_wrong_purpose_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app.create_person(&t, json!({"last_name": "Ohne"})).await;
+    let path = format!("/api/v1/persons/{}/consents", p["id"].as_str().unwrap());
+    let r = app
+        .call(
+            "POST",
+            &path,
+            Some(&t),
+            Some(json!({"purpose": "phone_marketing", "channel": "phone", "action": "grant"})),
+        )
+        .await;
+    let mut f = r.problem(422);
+    f.sort();
+    assert_eq!(f, vec!["evidence", "wording_version"]);
+    let r = app.call("POST", &path, Some(&t), Some(json!({"purpose": "contract", "channel": "email", "action": "grant", "wording_version": "x", "evidence": "y"}))).await;
+    assert_eq!(r.problem(422), vec!["purpose"]);
+    let r = app.call("POST", &path, Some(&t), Some(json!({"purpose": "newsletter", "channel": "phone", "action": "grant", "wording_version": "x", "evidence": "y"}))).await;
+    assert_eq!(r.problem(422), vec!["channel"]);
+    let r = app
+        .call(
+            "POST",
+            &path,
+            Some(&t),
+            Some(json!({"purpose": "newsletter", "channel": "email", "action": "maybe"})),
+        )
+        .await;
+    assert_eq!(r.problem(422), vec!["action"]);
+    assert!(
+        app.store
+            .consent_events(p["id"].as_str().unwrap().parse().unwrap())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn consent_evidence_is_not_stored_in_plaintext() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app.create_person(&t, json!({"last_name": "Beweis"})).await;
+    let grant = json!({"purpose": "phone_marketing", "channel": "phone", "action": "grant", "wording_version": "tel-1",
+        "evidence": "Gesprächsmitschnitt-Quittenbaum-4711"});
+    app.call(
+        "POST",
+        &format!("/api/v1/persons/{}/consents", p["id"].as_str().unwrap()),
+        Some(&t),
+        Some(grant),
+    )
+    .await;
+    app.store.db().checkpoint().unwrap();
+    let bytes = std::fs::read(app.dir.path().join("klar.db")).unwrap();
+    assert!(!bytes.windows(12).any(|w| w == b"Quittenbaum-"));
+}

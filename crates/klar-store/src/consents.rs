@@ -1,0 +1,102 @@
+//! The consent ledger: append-only; nothing here updates or deletes an event.
+
+use crate::db::Val;
+use crate::error::{Result, StoreError};
+use crate::{Actor, Store, from_ms, ms};
+use klar_crypto::{Context, WrappedKey};
+use klar_domain::ids::PersonId;
+use klar_domain::policy::{Channel, ConsentEvent, ConsentEventKind, ConsentSource};
+
+fn ctx(id: &str) -> Context<'_> {
+    Context {
+        table: "consent_events",
+        column: "evidence",
+        row_id: id,
+        key_version: 1,
+    }
+}
+
+impl Store {
+    /// Appends one event to the person's consent ledger. `purpose_version` is the version
+    /// of the purpose the person was told about.
+    pub fn append_consent_event(
+        &self,
+        actor: Actor,
+        pid: PersonId,
+        purpose_version: u32,
+        e: &ConsentEvent,
+    ) -> Result<String> {
+        let id = self.next_id().to_string();
+        let sid = pid.to_string();
+        self.db.write(|c| {
+            let key = c
+                .query_opt("SELECT wrapped_key FROM person_keys WHERE person_id = $1", &[sid.as_str().into()])?
+                .ok_or(StoreError::NotFound)?;
+            let evidence = match &e.evidence {
+                None => Val::Null,
+                Some(text) => {
+                    let dek = self.keys.unwrap(&WrappedKey(key.get(0)?), &sid)?;
+                    Val::Blob(dek.seal(&ctx(&id), text.as_bytes(), &mut rand::rngs::OsRng)?)
+                }
+            };
+            c.execute(
+                "INSERT INTO consent_events (id, person_id, purpose, purpose_version, channel, kind, source, wording_version, evidence, actor, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                &[
+                    id.as_str().into(),
+                    sid.as_str().into(),
+                    e.purpose.as_str().into(),
+                    Val::Int(i64::from(purpose_version)),
+                    e.channel.as_str().into(),
+                    e.kind.as_str().into(),
+                    e.source.as_str().into(),
+                    e.wording_version.as_str().into(),
+                    evidence,
+                    actor.user_id.map(|u| u.to_string()).into(),
+                    Val::Int(ms(e.at)),
+                ],
+            )?;
+            Ok(())
+        })?;
+        tracing::info!(person_id = %pid, purpose = e.purpose.as_str(), channel = e.channel.as_str(), kind = e.kind.as_str(), "consent event");
+        Ok(id)
+    }
+
+    /// The person's consent ledger, oldest first, evidence decrypted.
+    pub fn consent_events(&self, pid: PersonId) -> Result<Vec<ConsentEvent>> {
+        let sid = pid.to_string();
+        self.db.read(|c| {
+            let rows = c.query(
+                "SELECT e.id, e.purpose, e.channel, e.kind, e.source, e.wording_version, e.evidence, e.at, k.wrapped_key \
+                 FROM consent_events e JOIN person_keys k ON k.person_id = e.person_id WHERE e.person_id = $1 ORDER BY e.at, e.id",
+                &[sid.as_str().into()],
+            )?;
+            let mut dek = None;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let id: String = r.get(0)?;
+                let evidence = match r.get::<Option<Vec<u8>>>(6)? {
+                    None => None,
+                    Some(sealed) => {
+                        if dek.is_none() {
+                            dek = Some(self.keys.unwrap(&WrappedKey(r.get(8)?), &sid)?);
+                        }
+                        let k = dek.as_ref().ok_or(StoreError::Corrupt("key".into()))?;
+                        Some(String::from_utf8(k.open(&ctx(&id), &sealed)?).map_err(|_| StoreError::Corrupt("evidence".into()))?)
+                    }
+                };
+                let bad = |what: &str| StoreError::Corrupt(format!("consent event {what}"));
+                out.push(ConsentEvent {
+                    at: from_ms(r.get(7)?)?,
+                    purpose: r.get(1)?,
+                    channel: Channel::parse(&r.get::<String>(2)?).map_err(|_| bad("channel"))?,
+                    kind: ConsentEventKind::parse(&r.get::<String>(3)?).map_err(|_| bad("kind"))?,
+                    source: ConsentSource::parse(&r.get::<String>(4)?).map_err(|_| bad("source"))?,
+                    wording_version: r.get(5)?,
+                    evidence,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
