@@ -82,6 +82,9 @@ struct ServeArgs {
     /// Mail server, `smtp://host:port`; without it, mail is refused with a clear error.
     #[arg(long, env = "KLAR_SMTP_URL")]
     smtp_url: Option<String>,
+    /// Sender address of the mails Klar sends.
+    #[arg(long, env = "KLAR_MAIL_FROM", default_value = "klar@localhost")]
+    mail_from: String,
     /// Fill an empty database with realistic German demo data.
     #[arg(long)]
     demo: bool,
@@ -291,10 +294,15 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
         .unwrap_or_else(|| format!("http://{}", args.addr));
     let mut config = klar_web::WebConfig::new(public_url.clone());
     config.secure_cookies = secure_cookies(&public_url);
-    if args.smtp_url.is_none() {
-        tracing::info!("no KLAR_SMTP_URL: sending mail will be refused");
+    let mut state = klar_web::AppState::new(store.clone(), config);
+    match &args.smtp_url {
+        None => tracing::info!("no KLAR_SMTP_URL: sending mail will be refused"),
+        Some(url) => {
+            let mailer =
+                klar_web::mail::Mailer::from_url(url, &args.mail_from).context("KLAR_SMTP_URL")?;
+            state = state.with_mailer(mailer);
+        }
     }
-    let state = klar_web::AppState::new(store.clone(), config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -100,3 +100,126 @@ impl Store {
         })
     }
 }
+
+/// A pending double opt-in, found by its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoiRequest {
+    pub person_id: PersonId,
+    pub purpose: String,
+    pub channel: Channel,
+    pub wording_version: String,
+}
+
+/// Why a confirmation link does not confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoiRefusal {
+    Unknown,
+    Used,
+    Expired,
+}
+
+impl Store {
+    /// Records a double opt-in request for an email grant; returns the token for the link.
+    pub fn create_doi(
+        &self,
+        pid: PersonId,
+        purpose: &str,
+        wording_version: &str,
+        valid: jiff::SignedDuration,
+    ) -> Result<String> {
+        let now = self.now();
+        let token = klar_crypto::new_token("", &mut rand::rngs::OsRng);
+        let h = klar_crypto::hash_token(self.keys.session_secret(), &token);
+        let expires = now
+            .checked_add(valid)
+            .map_err(|_| StoreError::Corrupt("expiry".into()))?;
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO doi_requests (token_hash, person_id, purpose, channel, wording_version, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    Val::Blob(h),
+                    pid.to_string().into(),
+                    purpose.into(),
+                    Channel::Email.as_str().into(),
+                    wording_version.into(),
+                    Val::Int(ms(now)),
+                    Val::Int(ms(expires)),
+                ],
+            )
+        })?;
+        Ok(token)
+    }
+
+    /// Looks a token up without using it (the confirmation page shows what it confirms).
+    pub fn peek_doi(&self, token: &str) -> Result<std::result::Result<DoiRequest, DoiRefusal>> {
+        let h = klar_crypto::hash_token(self.keys.session_secret(), token);
+        let now = ms(self.now());
+        self.db.read(|c| doi_row(c, &h, now))
+    }
+
+    /// Uses a token once: marks it used and appends the person's confirmation to the ledger,
+    /// in one transaction.
+    pub fn confirm_doi(&self, token: &str) -> Result<std::result::Result<DoiRequest, DoiRefusal>> {
+        let h = klar_crypto::hash_token(self.keys.session_secret(), token);
+        let now = self.now();
+        let found = self.db.write(|c| {
+            let r = doi_row(c, &h, ms(now))?;
+            if r.is_ok() {
+                let n = c.execute(
+                    "UPDATE doi_requests SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+                    &[Val::Blob(h.clone()), Val::Int(ms(now))],
+                )?;
+                if n == 0 {
+                    return Ok(Err(DoiRefusal::Used));
+                }
+            }
+            Ok(r)
+        })?;
+        if let Ok(req) = &found {
+            let event = ConsentEvent {
+                at: now,
+                purpose: req.purpose.clone(),
+                channel: req.channel,
+                kind: ConsentEventKind::Confirm,
+                source: ConsentSource::Person,
+                wording_version: req.wording_version.clone(),
+                evidence: Some("double opt-in link".into()),
+            };
+            let version = self
+                .purposes()?
+                .iter()
+                .find(|p| p.key == req.purpose)
+                .map_or(1, |p| p.version);
+            self.append_consent_event(Actor::system(), req.person_id, version, &event)?;
+        }
+        Ok(found)
+    }
+}
+
+fn doi_row(
+    c: &crate::db::Conn<'_>,
+    h: &[u8],
+    now: i64,
+) -> Result<std::result::Result<DoiRequest, DoiRefusal>> {
+    let Some(r) = c.query_opt(
+        "SELECT person_id, purpose, channel, wording_version, expires_at, used_at FROM doi_requests WHERE token_hash = $1",
+        &[Val::Blob(h.to_vec())],
+    )?
+    else {
+        return Ok(Err(DoiRefusal::Unknown));
+    };
+    if r.get::<Option<i64>>(5)?.is_some() {
+        return Ok(Err(DoiRefusal::Used));
+    }
+    if r.get::<i64>(4)? <= now {
+        return Ok(Err(DoiRefusal::Expired));
+    }
+    Ok(Ok(DoiRequest {
+        person_id: crate::id(r.get::<String>(0)?)?,
+        purpose: r.get(1)?,
+        channel: Channel::parse(&r.get::<String>(2)?)
+            .map_err(|_| StoreError::Corrupt("doi channel".into()))?,
+        wording_version: r.get(3)?,
+    }))
+}

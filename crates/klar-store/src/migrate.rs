@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261129_000004_consent_ledger",
         sql: include_str!("../migrations/m20261129_000004_consent_ledger.sql"),
     },
+    Migration {
+        version: 5,
+        name: "m20261129_000005_double_opt_in",
+        sql: include_str!("../migrations/m20261129_000005_double_opt_in.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod mail;
 pub mod ui;
 
 use axum::Router;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Bounds concurrent Argon2 hashing so logins cannot exhaust memory.
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// The mail route; `None` when no `KLAR_SMTP_URL` is configured (mail is refused).
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 impl AppState {
@@ -53,7 +56,13 @@ impl AppState {
             store,
             config: Arc::new(config),
             hashing: Arc::new(tokio::sync::Semaphore::new(2)),
+            mailer: None,
         }
+    }
+
+    pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
     }
 
     /// Runs blocking store work off the async workers.

@@ -691,6 +691,30 @@ pub async fn record_consent(
     else {
         return Err(AppError::Internal("validated fields missing".into()));
     };
+    // An email grant is confirmed by the person through a neutral mail (double opt-in).
+    let doi = kind == ConsentEventKind::Grant && channel == Channel::Email;
+    let doi_route = if doi {
+        let mailer = state.mailer.clone().ok_or_else(|| {
+            AppError::Unavailable(
+                "sending mail is not configured (KLAR_SMTP_URL); an email consent needs a double opt-in mail".into(),
+            )
+        })?;
+        let to = state
+            .store
+            .get_person(pid)?
+            .personal
+            .primary_email()
+            .map(|e| e.as_str().to_string())
+            .ok_or_else(|| {
+                AppError::Invalid(vec![FieldError::new(
+                    "channel",
+                    "the person has no email address to confirm",
+                )])
+            })?;
+        Some((mailer, to))
+    } else {
+        None
+    };
     let now = state.store.now();
     let event = ConsentEvent {
         at: now,
@@ -698,17 +722,39 @@ pub async fn record_consent(
         channel,
         kind,
         source,
-        wording_version: wording,
+        wording_version: wording.clone(),
         evidence,
     };
     let actor = auth.actor();
     let version = purpose.version;
-    let events = state
+    let key = purpose.key.clone();
+    let (events, token) = state
         .blocking(move |s| {
             s.append_consent_event(actor, pid, version, &event)?;
-            Ok(s.consent_events(pid)?)
+            let token = if doi {
+                Some(s.create_doi(
+                    pid,
+                    &key,
+                    &wording,
+                    jiff::SignedDuration::from_hours(24 * DOI_DAYS),
+                )?)
+            } else {
+                None
+            };
+            Ok((s.consent_events(pid)?, token))
         })
         .await?;
+    if let (Some((mailer, to)), Some(token)) = (doi_route, token) {
+        let link = format!("{}/consent/confirm?token={token}", state.config.public_url);
+        let (subject, body) = confirmation_mail(purpose, &link);
+        mailer.send_text(&to, &subject, body).await.map_err(|_| {
+            AppError::BadGateway(
+                "the grant is recorded as pending, but the mail server did not take the confirmation mail; \
+                 record the grant again to send a new one"
+                    .into(),
+            )
+        })?;
+    }
     let st = consent_state(
         &events,
         &purpose.key,
@@ -764,4 +810,27 @@ pub async fn list_consents(
         }
     }
     Ok(Json(out))
+}
+
+/// How long a double opt-in link stays valid, in days (LAW.md table 2c).
+pub const DOI_DAYS: i64 = 30;
+
+/// The confirmation mail: neutral, without advertising (LAW.md table 2c), in German and
+/// English since the person's language is not known.
+pub fn confirmation_mail(purpose: &Purpose, link: &str) -> (String, String) {
+    let subject =
+        "Bitte bestätigen Sie Ihre Einwilligung / Please confirm your consent".to_string();
+    let body = format!(
+        "Guten Tag,\n\nbitte bestätigen Sie, dass wir Sie für folgenden Zweck per E-Mail kontaktieren dürfen:\n\
+         {de}\n\nZum Bestätigen öffnen Sie diesen Link und klicken Sie auf der Seite auf die Schaltfläche:\n{link}\n\n\
+         Wenn Sie das nicht angefordert haben, ignorieren Sie diese E-Mail: ohne Bestätigung erhalten Sie dazu keine \
+         Nachrichten. Der Link gilt {days} Tage.\n\n---\n\nHello,\n\nplease confirm that we may contact you by email for \
+         this purpose:\n{en}\n\nTo confirm, open this link and press the button on the page:\n{link}\n\nIf you did not ask \
+         for this, ignore this email: without confirmation you will not receive such messages. The link is valid for \
+         {days} days.\n",
+        de = purpose.name_de,
+        en = purpose.name_en,
+        days = DOI_DAYS,
+    );
+    (subject, body)
 }

@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod assets;
+pub mod consent;
 pub mod dashboard;
 pub mod deals;
 pub mod forms;
@@ -32,6 +33,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/logout", axum::routing::post(session::logout))
         .route("/assets/{file}", get(assets::asset))
+        .route(
+            "/consent/confirm",
+            get(consent::consent_confirm_page).post(consent::consent_confirm_submit),
+        )
         .route(
             "/admin/users",
             get(users::users_list_page).post(users::users_create_submit),

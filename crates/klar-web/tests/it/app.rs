@@ -24,6 +24,16 @@ pub struct Resp {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(None).await
+    }
+
+    /// A running Klar whose mail goes to a real SMTP server on loopback.
+    pub async fn spawn_with_smtp() -> (TestApp, crate::support::smtp::SmtpSink) {
+        let sink = crate::support::smtp::SmtpSink::start().await;
+        (Self::spawn_with(Some(sink.url())).await, sink)
+    }
+
+    async fn spawn_with(smtp_url: Option<String>) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&StoreConfig::new(dir.path()), Arc::new(SystemClock)).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -31,7 +41,12 @@ impl TestApp {
         let base = format!("http://{addr}");
         let mut config = klar_web::WebConfig::new(base.clone());
         config.password_params = PasswordParams::cheap();
-        let app = klar_web::app(klar_web::AppState::new(store.clone(), config));
+        let mut state = klar_web::AppState::new(store.clone(), config);
+        if let Some(url) = smtp_url {
+            state = state
+                .with_mailer(klar_web::mail::Mailer::from_url(&url, "klar@test.example").unwrap());
+        }
+        let app = klar_web::app(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             axum::serve(listener, app)

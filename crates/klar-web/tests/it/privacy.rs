@@ -612,8 +612,8 @@ async fn phone_consent_with_proof_allows_the_call_and_a_withdrawal_stops_it_at_o
 }
 
 #[tokio::test]
-async fn an_email_grant_waits_for_the_double_opt_in() {
-    let app = TestApp::spawn().await;
+async fn an_email_grant_is_confirmed_only_by_the_button_on_the_page_the_mail_links_to() {
+    let (app, smtp) = TestApp::spawn_with_smtp().await;
     let t = app.sales_token();
     let p = app
         .create_person(
@@ -631,10 +631,97 @@ async fn an_email_grant_waits_for_the_double_opt_in() {
             Some(grant),
         )
         .await;
-    assert_eq!(r.body["state"], "pending");
+    assert_eq!(
+        (r.status, r.body["state"].as_str()),
+        (201, Some("pending")),
+        "{}",
+        r.body
+    );
     assert_eq!(
         decision(&app, &t, id, "newsletter", "email").await["reason_code"],
         "consent_pending"
+    );
+
+    let mails = smtp.all();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, vec!["w@kunde.example"]);
+    let data = mails[0].data.replace("=\r\n", "").replace("=3D", "=");
+    assert!(
+        !data.to_lowercase().contains("angebot"),
+        "the confirmation mail carries no advertising"
+    );
+    let link = data
+        .split_whitespace()
+        .find(|w| w.contains("/consent/confirm?token="))
+        .expect("a confirmation link")
+        .to_string();
+    let token = link.split("token=").nth(1).unwrap().to_string();
+
+    // Opening the link (as a mail scanner does) confirms nothing.
+    let page = app.http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("name=\"token\""));
+    assert_eq!(
+        decision(&app, &t, id, "newsletter", "email").await["reason_code"],
+        "consent_pending"
+    );
+
+    let confirm = || {
+        app.http
+            .post(format!("{}/consent/confirm", app.base))
+            .form(&[("token", token.as_str())])
+            .send()
+    };
+    assert_eq!(confirm().await.unwrap().status(), 200);
+    let d = decision(&app, &t, id, "newsletter", "email").await;
+    assert_eq!(
+        (d["allowed"].as_bool(), d["legal_basis"].as_str()),
+        (Some(true), Some("consent")),
+        "{d}"
+    );
+    assert_eq!(
+        confirm().await.unwrap().status(),
+        410,
+        "a link confirms once"
+    );
+    let forged = app
+        .http
+        .post(format!("{}/consent/confirm", app.base))
+        .form(&[("token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+    let events = app.store.consent_events(id.parse().unwrap()).unwrap();
+    assert_eq!(events.len(), 2, "grant and confirmation, nothing else");
+}
+
+#[tokio::test]
+async fn without_a_mail_server_an_email_grant_is_refused_clearly_and_nothing_is_recorded() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app
+        .create_person(
+            &t,
+            json!({"last_name": "Ohnepost", "email": "o@kunde.example"}),
+        )
+        .await;
+    let grant = json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "nl-1", "evidence": "x"});
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/persons/{}/consents", p["id"].as_str().unwrap()),
+            Some(&t),
+            Some(grant),
+        )
+        .await;
+    r.problem(503);
+    assert!(r.body["detail"].as_str().unwrap().contains("KLAR_SMTP_URL"));
+    assert!(
+        app.store
+            .consent_events(p["id"].as_str().unwrap().parse().unwrap())
+            .unwrap()
+            .is_empty()
     );
 }
 
