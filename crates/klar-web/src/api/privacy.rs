@@ -237,7 +237,21 @@ pub async fn create_objection(
 ) -> AppResult<(axum::http::StatusCode, Json<ObjectionOut>)> {
     auth.require(Permission::WriteCrm)?;
     let pid: PersonId = path_id(&id, "person")?;
-    let scope = klar_domain::policy::ObjectionScope::parse(&body.value.scope)
+    let o = objection_for(&state, &auth, pid, &body.value).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(ObjectionOut::from(&o)),
+    ))
+}
+
+/// Records an objection (API and UI alike).
+pub async fn objection_for(
+    state: &AppState,
+    auth: &Auth,
+    pid: PersonId,
+    b: &ObjectionBody,
+) -> AppResult<klar_store::privacy::ObjectionRecord> {
+    let scope = klar_domain::policy::ObjectionScope::parse(&b.scope)
         .map_err(|e| AppError::Invalid(vec![FieldError::new("scope", e.0)]))?;
     if let klar_domain::policy::ObjectionScope::Purpose(k) = &scope
         && !state.store.purposes()?.iter().any(|p| &p.key == k)
@@ -247,19 +261,15 @@ pub async fn create_objection(
             "is not a purpose of this installation",
         )]));
     }
-    let source = match body.value.source.as_deref() {
+    let source = match b.source.as_deref() {
         None => "staff".to_string(),
         Some(s) => klar_domain::text::required_line(s, 40)
             .map_err(|e| AppError::Invalid(vec![FieldError::new("source", e.0)]))?,
     };
     let actor = auth.actor();
-    let o = state
+    state
         .blocking(move |s| Ok(s.record_objection(actor, pid, &scope, &source)?))
-        .await?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        Json(ObjectionOut::from(&o)),
-    ))
+        .await
 }
 
 /// The objections recorded for a person.
@@ -619,13 +629,23 @@ pub async fn record_consent(
     ApiPath(id): ApiPath,
     body: crate::extract::ApiJson<ConsentBody>,
 ) -> AppResult<(axum::http::StatusCode, Json<ConsentOut>)> {
+    auth.require(Permission::WriteCrm)?;
+    let pid: PersonId = path_id(&id, "person")?;
+    let out = consent_for(&state, &auth, pid, &body.value).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(out)))
+}
+
+/// Records a consent grant or withdrawal (API and UI alike).
+pub async fn consent_for(
+    state: &AppState,
+    auth: &Auth,
+    pid: PersonId,
+    b: &ConsentBody,
+) -> AppResult<ConsentOut> {
     use klar_domain::policy::{
         ConsentConfig, ConsentEvent, ConsentEventKind, ConsentSource, LegalBasis, consent_state,
     };
-    auth.require(Permission::WriteCrm)?;
-    let pid: PersonId = path_id(&id, "person")?;
     state.store.person_kind(pid)?;
-    let b = &body.value;
     let purposes = state.store.purposes()?;
     let mut errs = klar_domain::error::Errors::new();
     let purpose = purposes.iter().find(|p| p.key == b.purpose && p.active);
@@ -762,15 +782,12 @@ pub async fn record_consent(
         now,
         &ConsentConfig::default(),
     );
-    Ok((
-        axum::http::StatusCode::CREATED,
-        Json(ConsentOut {
-            purpose: purpose.key.clone(),
-            channel: channel.as_str().into(),
-            state: st.as_str().into(),
-            recorded_at: now.to_string(),
-        }),
-    ))
+    Ok(ConsentOut {
+        purpose: purpose.key.clone(),
+        channel: channel.as_str().into(),
+        state: st.as_str().into(),
+        recorded_at: now.to_string(),
+    })
 }
 
 /// The person's consent state for every consent-based purpose and channel, now.

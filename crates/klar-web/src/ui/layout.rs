@@ -51,6 +51,11 @@ impl Layout {
         self.role.is_some_and(|r| r.allows(Permission::WriteCrm))
     }
 
+    pub fn can_manage_privacy(&self) -> bool {
+        self.role
+            .is_some_and(|r| r.allows(Permission::ManagePrivacy))
+    }
+
     pub fn can_manage_users(&self) -> bool {
         self.role.is_some_and(|r| r.allows(Permission::ManageUsers))
     }

@@ -11,6 +11,7 @@ pub mod layout;
 pub mod organizations;
 pub mod persons;
 pub mod pipeline;
+pub mod privacy;
 pub mod session;
 pub mod settings;
 pub mod users;
@@ -33,6 +34,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/logout", axum::routing::post(session::logout))
         .route("/assets/{file}", get(assets::asset))
+        .route(
+            "/persons/{id}/consents",
+            axum::routing::post(privacy::persons_consent_submit),
+        )
+        .route(
+            "/persons/{id}/objections",
+            axum::routing::post(privacy::persons_objection_submit),
+        )
+        .route(
+            "/persons/{id}/restriction",
+            axum::routing::post(privacy::persons_restriction_submit),
+        )
         .route(
             "/consent/confirm",
             get(consent::consent_confirm_page).post(consent::consent_confirm_submit),

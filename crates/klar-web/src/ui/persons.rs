@@ -712,6 +712,11 @@ pub struct PersonShowPage {
     pub restriction: Option<klar_store::privacy::Restriction>,
     /// The "may we?" panel: the gate's answer for every active purpose and its channels.
     pub may_we: Vec<MayWeRow>,
+    /// Purposes that rest on consent, `(key, name)`, for the consent form.
+    pub consent_purposes: Vec<(String, String)>,
+    /// All active purposes, `(key, name)`, for the objection form.
+    pub all_purposes: Vec<(String, String)>,
+    pub privacy_error: String,
 }
 
 /// One line of the "may we?" panel.
@@ -781,11 +786,22 @@ impl PersonShowPage {
     }
 }
 
-fn show(
+pub(super) fn show(
     state: &AppState,
     s: &UiSession,
     pid: PersonId,
     activity_error: String,
+    status: StatusCode,
+) -> Response {
+    show_with(state, s, pid, activity_error, String::new(), status)
+}
+
+pub(super) fn show_with(
+    state: &AppState,
+    s: &UiSession,
+    pid: PersonId,
+    activity_error: String,
+    privacy_error: String,
     status: StatusCode,
 ) -> Response {
     let p = s.layout("persons");
@@ -826,7 +842,31 @@ fn show(
         };
         let restriction = state.store.restriction(pid)?;
         let may_we = may_we(state, &p, pid)?;
+        let en = p.t.lang() == "en";
+        let active: Vec<_> = state
+            .store
+            .purposes()?
+            .into_iter()
+            .filter(|x| x.active)
+            .collect();
+        let name = |x: &klar_domain::policy::Purpose| {
+            if en {
+                x.name_en.clone()
+            } else {
+                x.name_de.clone()
+            }
+        };
+        let consent_purposes = active
+            .iter()
+            .filter(|x| x.legal_basis == klar_domain::policy::LegalBasis::Consent)
+            .map(|x| (x.key.clone(), name(x)))
+            .collect();
+        let all_purposes = active.iter().map(|x| (x.key.clone(), name(x))).collect();
+        let privacy_error = privacy_error.clone();
         Ok(PersonShowPage {
+            consent_purposes,
+            all_purposes,
+            privacy_error,
             restriction,
             may_we,
             p: p.clone(),

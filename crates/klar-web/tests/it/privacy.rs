@@ -781,3 +781,122 @@ async fn consent_evidence_is_not_stored_in_plaintext() {
     let bytes = std::fs::read(app.dir.path().join("klar.db")).unwrap();
     assert!(!bytes.windows(12).any(|w| w == b"Quittenbaum-"));
 }
+
+#[tokio::test]
+async fn consents_objections_and_restrictions_can_be_recorded_on_the_person_page() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    app.user_with_role("dpo@staff.example", Role::PrivacyOfficer);
+    let p = app
+        .create_person(
+            &t,
+            json!({"last_name": "Formular", "phone": "030 1112223", "kind": "consumer"}),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let s = crate::app::login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let csrf = crate::app::csrf_of(&app, &s, &format!("/persons/{id}")).await;
+    let post = |path: String, form: Vec<(&'static str, String)>, cookie: String| {
+        app.http
+            .post(format!("{}{path}", app.base))
+            .header("cookie", cookie)
+            .header("accept-language", "de")
+            .form(&form)
+            .send()
+    };
+    let missing = vec![
+        ("csrf", csrf.clone()),
+        ("purpose", "phone_marketing".into()),
+        ("channel", "phone".into()),
+        ("action", "grant".into()),
+    ];
+    let r = post(format!("/persons/{id}/consents"), missing, s.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text().await.unwrap().contains("Nachweis"),
+        "the refusal is explained in German"
+    );
+    let grant = vec![
+        ("csrf", csrf.clone()),
+        ("purpose", "phone_marketing".into()),
+        ("channel", "phone".into()),
+        ("action", "grant".into()),
+        ("wording_version", "tel-1".into()),
+        ("evidence", "Formular 12".into()),
+    ];
+    assert_eq!(
+        post(format!("/persons/{id}/consents"), grant, s.clone())
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        decision(&app, &t, id, "phone_marketing", "phone").await["allowed"],
+        true
+    );
+    let objection = vec![
+        ("csrf", csrf.clone()),
+        ("scope", "direct_marketing".into()),
+        ("source", "Telefon".into()),
+    ];
+    assert_eq!(
+        post(format!("/persons/{id}/objections"), objection, s.clone())
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        decision(&app, &t, id, "phone_marketing", "phone").await["reason_code"],
+        "objection"
+    );
+    let restrict = vec![
+        ("csrf", csrf.clone()),
+        ("action", "restrict".into()),
+        ("reason", "Art. 18".into()),
+    ];
+    assert_eq!(
+        post(
+            format!("/persons/{id}/restriction"),
+            restrict.clone(),
+            s.clone()
+        )
+        .await
+        .unwrap()
+        .status(),
+        403
+    );
+    let dpo = crate::app::login(&app, "dpo@staff.example", "Correct-Horse-Battery-9").await;
+    let dpo_csrf = crate::app::csrf_of(&app, &dpo, &format!("/persons/{id}")).await;
+    let restrict = vec![
+        ("csrf", dpo_csrf.clone()),
+        ("action", "restrict".into()),
+        ("reason", "Art. 18".into()),
+    ];
+    assert_eq!(
+        post(format!("/persons/{id}/restriction"), restrict, dpo.clone())
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        decision(&app, &t, id, "phone_marketing", "phone").await["reason_code"],
+        "restricted"
+    );
+    let lift = vec![("csrf", dpo_csrf), ("action", "lift".into())];
+    assert_eq!(
+        post(format!("/persons/{id}/restriction"), lift, dpo)
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        decision(&app, &t, id, "phone_marketing", "phone").await["reason_code"],
+        "objection"
+    );
+}
