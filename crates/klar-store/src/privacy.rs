@@ -147,7 +147,12 @@ impl Store {
     /// Everything the policy gate knows about a person today: kind, restriction, objections
     /// which of her addresses are on the suppression list, and her consent ledger.
     pub fn privacy_facts(&self, pid: PersonId) -> Result<PersonFacts> {
-        let person = self.get_person(pid)?;
+        self.privacy_facts_of(&self.get_person(pid)?)
+    }
+
+    /// The same for a person already read (no second decryption).
+    pub fn privacy_facts_of(&self, person: &klar_domain::records::Person) -> Result<PersonFacts> {
+        let pid = person.id;
         let mut facts = PersonFacts::new(Some(person.kind));
         facts.restricted = self.restriction(pid)?.is_some();
         facts.objections = self

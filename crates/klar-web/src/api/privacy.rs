@@ -154,13 +154,10 @@ pub async fn person_decision(
     let Some(channel) = channel.filter(|_| errs.is_empty()) else {
         return Err(AppError::Invalid(errs));
     };
-    state.store.person_kind(pid).map_err(|e| match e {
+    let facts = state.store.privacy_facts(pid).map_err(|e| match e {
         klar_store::StoreError::NotFound => AppError::NotFound("no person with this id".into()),
         other => other.into(),
     })?;
-    // Restriction, objections and the suppression list are recorded; consents join with the
-    // consent ledger. Until then privacy by default refuses every consent-based purpose.
-    let facts = state.store.privacy_facts(pid)?;
     let now = state.store.now();
     let d = decide(&facts, &purposes, &q.purpose, channel, now);
     let reason = if locale(&headers) == Locale::En {

@@ -728,15 +728,18 @@ pub struct MayWeRow {
 }
 
 /// Asks the policy gate about every active purpose on each of its channels, now.
-fn may_we(state: &AppState, p: &Layout, pid: PersonId) -> Result<Vec<MayWeRow>, AppError> {
-    let purposes = state.store.purposes()?;
-    let facts = state.store.privacy_facts(pid)?;
+fn may_we(
+    state: &AppState,
+    p: &Layout,
+    purposes: &[klar_domain::policy::Purpose],
+    facts: &klar_domain::policy::PersonFacts,
+) -> Vec<MayWeRow> {
     let now = state.store.now();
     let en = p.t.lang() == "en";
     let mut rows = Vec::new();
     for purpose in purposes.iter().filter(|x| x.active) {
         for channel in &purpose.channels {
-            let d = klar_domain::policy::decide(&facts, &purposes, &purpose.key, *channel, now);
+            let d = klar_domain::policy::decide(facts, purposes, &purpose.key, *channel, now);
             rows.push(MayWeRow {
                 purpose: if en {
                     purpose.name_en.clone()
@@ -749,7 +752,7 @@ fn may_we(state: &AppState, p: &Layout, pid: PersonId) -> Result<Vec<MayWeRow>, 
             });
         }
     }
-    Ok(rows)
+    rows
 }
 
 impl PersonShowPage {
@@ -841,14 +844,11 @@ pub(super) fn show_with(
             },
         };
         let restriction = state.store.restriction(pid)?;
-        let may_we = may_we(state, &p, pid)?;
+        let purposes = state.store.purposes()?;
+        let facts = state.store.privacy_facts_of(&person)?;
+        let may_we = may_we(state, &p, &purposes, &facts);
         let en = p.t.lang() == "en";
-        let active: Vec<_> = state
-            .store
-            .purposes()?
-            .into_iter()
-            .filter(|x| x.active)
-            .collect();
+        let active: Vec<_> = purposes.iter().filter(|x| x.active).collect();
         let name = |x: &klar_domain::policy::Purpose| {
             if en {
                 x.name_en.clone()
