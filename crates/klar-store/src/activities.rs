@@ -1,6 +1,7 @@
 //! Activities on the timeline. Their text is encrypted under the key of the person they
 //! concern, so erasing the person makes her notes unreadable too.
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::db::{Conn, Row, Val};
 use crate::error::{Result, StoreError};
 use crate::{Actor, Page, Store, from_ms, id, ms, opt_date, opt_id};
@@ -78,6 +79,10 @@ impl Store {
             )?;
             Ok(())
         })?;
+        let mut entry = AuditEntry::new(actor, AuditAction::ActivityCreate).object("activity", aid);
+        entry.person_id = e.person_id;
+        entry.purpose = e.purpose.clone();
+        self.audit(entry);
         self.get_activity(aid)
     }
 

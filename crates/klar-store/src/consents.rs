@@ -1,5 +1,6 @@
 //! The consent ledger: append-only; nothing here updates or deletes an event.
 
+use crate::audit::{AuditAction, AuditActor, AuditEntry};
 use crate::db::Val;
 use crate::error::{Result, StoreError};
 use crate::{Actor, Store, from_ms, ms};
@@ -59,6 +60,25 @@ impl Store {
             Ok(())
         })?;
         tracing::info!(person_id = %pid, purpose = e.purpose.as_str(), channel = e.channel.as_str(), kind = e.kind.as_str(), "consent event");
+        let who = if e.source == ConsentSource::Person && actor.user_id.is_none() {
+            AuditActor::DataSubject
+        } else {
+            AuditActor::from(actor)
+        };
+        let action = match e.kind {
+            ConsentEventKind::Grant => AuditAction::ConsentGrant,
+            ConsentEventKind::Confirm => AuditAction::ConsentConfirm,
+            ConsentEventKind::Withdraw => AuditAction::ConsentWithdraw,
+            ConsentEventKind::Expire => AuditAction::ConsentExpire,
+        };
+        self.audit(
+            AuditEntry::new(who, action)
+                .person(pid)
+                .object("consent", &id)
+                .purpose(&e.purpose)
+                .channel(e.channel)
+                .outcome(e.source.as_str()),
+        );
         Ok(id)
     }
 

@@ -7,6 +7,7 @@
 //! reach the database, and blind indexes are written beside them for lookups.
 
 pub mod activities;
+pub mod audit;
 pub mod consents;
 pub mod custom_fields;
 pub mod db;

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261129_000005_double_opt_in",
         sql: include_str!("../migrations/m20261129_000005_double_opt_in.sql"),
     },
+    Migration {
+        version: 6,
+        name: "m20261130_000006_audit",
+        sql: include_str!("../migrations/m20261130_000006_audit.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

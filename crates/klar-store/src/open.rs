@@ -46,6 +46,7 @@ pub struct Store {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_cache: Arc<crate::users::AuthCache>,
     pub(crate) ids: Arc<std::sync::Mutex<klar_domain::ids::IdGenerator>>,
+    pub(crate) audit: Arc<crate::audit::AuditSink>,
 }
 
 impl std::fmt::Debug for Store {
@@ -118,6 +119,7 @@ impl Store {
         let store = Store {
             auth_cache: Arc::default(),
             ids: Arc::default(),
+            audit: Arc::new(crate::audit::AuditSink::start(db.clone())?),
             db,
             keys: Arc::new(keys),
             clock,

@@ -1,6 +1,7 @@
 //! Persons: the metadata in clear, every personal field encrypted under the person's
 //! own data key, and blind indexes for lookups.
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::db::{Conn, Row, Val};
 use crate::error::{Result, StoreError};
 use crate::{Actor, Page, Store, from_ms, id, ms, opt_id};
@@ -140,7 +141,12 @@ impl Store {
             }
             Ok(())
         })?;
-        Ok(prepared.into_iter().map(|p| p.0).collect())
+        let ids: Vec<PersonId> = prepared.into_iter().map(|p| p.0).collect();
+        self.audit_all(
+            ids.iter()
+                .map(|pid| AuditEntry::new(actor, AuditAction::PersonCreate).person(*pid)),
+        );
+        Ok(ids)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(person_id = %pid))]
@@ -197,7 +203,7 @@ impl Store {
     ) -> Result<Person> {
         let now = self.now();
         let sid = pid.to_string();
-        self.db.write(|c| {
+        let updated = self.db.write(|c| {
             let row = c.query_one(&format!("{SELECT} WHERE p.id = $1"), &[sid.as_str().into()])?;
             let current = decode_person(&self.keys, &row)?;
             let mut e = PersonEdit {
@@ -252,13 +258,15 @@ impl Store {
                     updated_by: actor.user_id,
                 },
             })
-        })
+        })?;
+        self.audit(AuditEntry::new(actor, AuditAction::PersonUpdate).person(pid));
+        Ok(updated)
     }
 
     /// Erases a person: every row that held her ciphertext or index entries and her data key
     /// (crypto-shredding: any copy of her ciphertext elsewhere becomes unreadable). Deals keep their numbers without her.
     #[tracing::instrument(skip_all, fields(person_id = %pid))]
-    pub fn erase_person(&self, pid: PersonId) -> Result<()> {
+    pub fn erase_person(&self, actor: Actor, pid: PersonId) -> Result<()> {
         let sid = pid.to_string();
         self.db.write(|c| {
             if c.query_opt(
@@ -294,6 +302,7 @@ impl Store {
             Ok(())
         })?;
         tracing::info!("person erased");
+        self.audit(AuditEntry::new(actor, AuditAction::PersonErase).person(pid));
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Objections, restriction and the suppression list: the facts about a person that the
 //! policy gate needs besides her consents.
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::db::Val;
 use crate::error::{Result, StoreError};
 use crate::{Actor, Store, from_ms, ms};
@@ -73,6 +74,12 @@ impl Store {
             Ok(())
         })?;
         tracing::info!(person_id = %pid, scope = scope.as_str(), "objection recorded");
+        self.audit(
+            AuditEntry::new(actor, AuditAction::ObjectionRecord)
+                .person(pid)
+                .object("objection", &id)
+                .purpose(scope.as_str()),
+        );
         Ok(ObjectionRecord {
             id,
             scope: scope.as_str().into(),
@@ -110,11 +117,12 @@ impl Store {
             Ok(())
         })?;
         tracing::info!(person_id = %pid, "restriction on");
+        self.audit(AuditEntry::new(actor, AuditAction::RestrictionOn).person(pid));
         self.restriction(pid)?.ok_or(StoreError::NotFound)
     }
 
     /// Lifts the restriction; `false` when there was none.
-    pub fn lift_restriction(&self, pid: PersonId) -> Result<bool> {
+    pub fn lift_restriction(&self, actor: Actor, pid: PersonId) -> Result<bool> {
         let n = self.db.write(|c| {
             c.execute(
                 "DELETE FROM restrictions WHERE person_id = $1",
@@ -123,6 +131,7 @@ impl Store {
         })?;
         if n > 0 {
             tracing::info!(person_id = %pid, "restriction lifted");
+            self.audit(AuditEntry::new(actor, AuditAction::RestrictionOff).person(pid));
         }
         Ok(n > 0)
     }

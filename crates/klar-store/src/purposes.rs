@@ -1,6 +1,7 @@
 //! The purposes registry. A new installation starts with the purposes of LAW.md table 1b;
 //! every change makes a new version, and old versions stay readable.
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::db::Val;
 use crate::error::{Result, StoreError};
 use crate::{Store, ms};
@@ -84,6 +85,11 @@ impl Store {
             )?;
             Ok(())
         })?;
+        self.audit(
+            AuditEntry::new(actor, AuditAction::PurposeCreate)
+                .object("purpose", &p.key)
+                .purpose(&p.key),
+        );
         Ok(p)
     }
 
@@ -135,6 +141,13 @@ impl Store {
             )?;
             tracing::info!(purpose = key, version = next.version, "purpose changed");
             Ok(next)
+        })
+        .inspect(|p| {
+            self.audit(
+                AuditEntry::new(actor, AuditAction::PurposeUpdate)
+                    .object("purpose", format!("{}@{}", p.key, p.version))
+                    .purpose(&p.key),
+            );
         })
     }
 }

@@ -213,7 +213,7 @@ pub async fn create_activity(
     if let Some(pid) = e.person_id {
         super::privacy::ensure_changeable(&state, &auth, pid)?;
     }
-    super::privacy::check_contact(&state, &e)?;
+    super::privacy::check_contact(&state, auth.actor(), &e)?;
     let actor = auth.actor();
     idempotent_create(
         &state,

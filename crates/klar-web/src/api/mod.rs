@@ -2,6 +2,7 @@
 //! by side; `GET /api/v1/openapi.json` serves the generated document.
 
 pub mod activities;
+pub mod audit;
 pub mod common;
 pub mod config;
 pub mod deals;
@@ -86,6 +87,7 @@ pub fn router() -> Router<AppState> {
                 .post(privacy::restrict_person)
                 .delete(privacy::lift_restriction),
         )
+        .route("/audit", get(audit::list_audit))
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", axum::routing::patch(users::update_user))
         .fallback(common::api_not_found)
@@ -106,6 +108,7 @@ pub fn router() -> Router<AppState> {
         privacy::list_purposes, privacy::create_purpose, privacy::update_purpose, privacy::person_decision, privacy::create_objection, privacy::list_objections,
         privacy::get_restriction, privacy::restrict_person, privacy::lift_restriction,
         privacy::record_consent, privacy::list_consents,
+        audit::list_audit,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

@@ -21,6 +21,7 @@ use klar_domain::records::{
 };
 use klar_domain::role::Permission;
 use klar_domain::text::{bounded, limits, optional_line};
+use klar_store::audit::{AuditAction, AuditEntry};
 use klar_store::persons::{NewPerson, PersonEdit, PersonFilter};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -408,6 +409,7 @@ pub async fn list_persons(
 ) -> AppResult<Json<List<PersonOut>>> {
     auth.require(Permission::ReadCrm)?;
     let page = state.store.list_persons(&q.filter()?)?;
+    audit_listed(&state, &auth, page.items.iter().map(|p| p.id));
     Ok(Json(List {
         items: page.items.iter().map(PersonOut::from).collect(),
         next_cursor: page.next_cursor,
@@ -477,6 +479,9 @@ pub async fn get_person(
         klar_store::StoreError::NotFound => AppError::NotFound("no person with this id".into()),
         other => other.into(),
     })?;
+    state
+        .store
+        .audit(AuditEntry::new(auth.actor(), AuditAction::PersonRead).person(pid));
     Ok(Json(PersonOut::from(&p)))
 }
 
@@ -516,8 +521,17 @@ pub async fn delete_person(
     if state.store.person_kind(pid).is_ok() {
         super::privacy::ensure_changeable(&state, &auth, pid)?;
     }
+    let actor = auth.actor();
     state
-        .blocking(move |store| Ok(store.erase_person(pid)?))
+        .blocking(move |store| Ok(store.erase_person(actor, pid)?))
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Records that these persons were shown in a list (names and addresses were read).
+pub fn audit_listed(state: &AppState, auth: &Auth, ids: impl Iterator<Item = PersonId>) {
+    let actor = auth.actor();
+    state
+        .store
+        .audit_all(ids.map(|pid| AuditEntry::new(actor, AuditAction::PersonList).person(pid)));
 }

@@ -14,6 +14,7 @@ use klar_domain::FieldError;
 use klar_domain::ids::PersonId;
 use klar_domain::policy::{Channel, Purpose, decide};
 use klar_domain::role::Permission;
+use klar_store::audit::{AuditAction, AuditEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -160,6 +161,13 @@ pub async fn person_decision(
     })?;
     let now = state.store.now();
     let d = decide(&facts, &purposes, &q.purpose, channel, now);
+    state.store.audit(AuditEntry::decision(
+        auth.actor(),
+        pid,
+        &q.purpose,
+        channel,
+        &d,
+    ));
     let reason = if locale(&headers) == Locale::En {
         d.reason_en.clone()
     } else {
@@ -365,8 +373,9 @@ pub async fn lift_restriction(
     auth.require(Permission::ManagePrivacy)?;
     let pid: PersonId = path_id(&id, "person")?;
     state.store.person_kind(pid)?;
+    let actor = auth.actor();
     if state
-        .blocking(move |s| Ok(s.lift_restriction(pid)?))
+        .blocking(move |s| Ok(s.lift_restriction(actor, pid)?))
         .await?
     {
         Ok(axum::http::StatusCode::NO_CONTENT)
@@ -391,7 +400,11 @@ pub fn contact_channel(kind: klar_domain::records::ActivityKind) -> Option<Chann
 /// direct-marketing purpose it must pass the policy gate (§7 UWG, Art. 6, 21 GDPR), or it is
 /// refused with the gate's `reason_code`. Contract contacts are checked once contract
 /// relationships are recorded.
-pub fn check_contact(state: &AppState, e: &klar_store::activities::ActivityEdit) -> AppResult<()> {
+pub fn check_contact(
+    state: &AppState,
+    actor: klar_store::Actor,
+    e: &klar_store::activities::ActivityEdit,
+) -> AppResult<()> {
     let Some(key) = e.purpose.as_deref() else {
         return Ok(());
     };
@@ -410,6 +423,9 @@ pub fn check_contact(state: &AppState, e: &klar_store::activities::ActivityEdit)
     }
     let facts = state.store.privacy_facts(pid)?;
     let d = decide(&facts, &purposes, key, channel, e.occurred_at);
+    state
+        .store
+        .audit(AuditEntry::decision(actor, pid, key, channel, &d));
     tracing::info!(person_id = %pid, purpose = key, channel = channel.as_str(), allowed = d.allowed, rule = d.rule, "contact checked");
     if d.allowed {
         Ok(())
@@ -764,6 +780,12 @@ pub async fn consent_for(
     if let (Some((mailer, to)), Some(token)) = (doi_route, token) {
         let link = format!("{}/consent/confirm?token={token}", state.config.public_url);
         let (subject, body) = confirmation_mail(purpose, &link);
+        state.store.audit(
+            AuditEntry::new(auth.actor(), AuditAction::DoiMailSent)
+                .person(pid)
+                .purpose(&purpose.key)
+                .channel(channel),
+        );
         mailer.send_text(&to, &subject, body).await.map_err(|_| {
             AppError::BadGateway(
                 "the grant is recorded as pending, but the mail server did not take the confirmation mail; \
@@ -800,6 +822,9 @@ pub async fn list_consents(
     let pid: PersonId = path_id(&id, "person")?;
     state.store.person_kind(pid)?;
     let events = state.store.consent_events(pid)?;
+    state
+        .store
+        .audit(AuditEntry::new(auth.actor(), AuditAction::ConsentRead).person(pid));
     let now = state.store.now();
     let mut out = Vec::new();
     for p in state

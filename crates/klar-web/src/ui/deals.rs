@@ -2,6 +2,7 @@
 //! form on each card to move it), the create form and the detail page with its edit
 //! form. Validation is the JSON API's: forms become a [`DealBody`] handed to [`apply`].
 
+use super::audit_listed;
 use super::forms::{
     CustomInput, actor, custom_body, custom_defs, custom_facts, custom_form_values, custom_inputs,
     domain_errors, field_errors, localize_errors, localize_message, not_found_page, opt,
@@ -22,6 +23,7 @@ use klar_domain::ids::{DealId, OrganizationId, PersonId};
 use klar_domain::records::{CustomFieldDef, Deal, Organization, RecordType, StageKind};
 use klar_domain::role::Permission;
 use klar_domain::{DomainError, FieldError};
+use klar_store::audit::{AuditAction, AuditEntry};
 use klar_store::deals::{DealEdit, DealFilter};
 use klar_store::persons::PersonFilter;
 use klar_store::pipelines::DEFAULT_PIPELINE;
@@ -225,7 +227,7 @@ impl DealFields {
         errors: HashMap<String, String>,
     ) -> Result<Self, AppError> {
         let stages = stage_options(state, p)?;
-        let persons = person_options(state, f.person_id.parse().ok())?;
+        let persons = person_options(state, p, f.person_id.parse().ok())?;
         let orgs = org_options(state, f.organization_id.parse().ok())?;
         let errors = localize_errors(errors, &p.t);
         let custom = custom_inputs(&custom_defs(state, RecordType::Deal)?, &f.custom, &errors);
@@ -252,6 +254,7 @@ fn stage_options(state: &AppState, p: &Layout) -> Result<Vec<(String, String)>, 
 /// Persons as `(id, name)` options, sorted by name; the deal's own person is always there.
 fn person_options(
     state: &AppState,
+    p: &Layout,
     must_include: Option<PersonId>,
 ) -> Result<Vec<(String, String)>, AppError> {
     let mut items = state
@@ -270,6 +273,7 @@ fn person_options(
             Err(e) => return Err(e.into()),
         }
     }
+    audit_listed(state, p, items.iter().map(|x| x.id));
     let mut v: Vec<_> = items
         .iter()
         .map(|x| (x.id.to_string(), x.personal.display_name()))
@@ -611,7 +615,14 @@ fn show(
             .find(|x| x.key == deal.stage)
             .map_or_else(|| deal.stage.clone(), |x| stage_name(x, &p));
         let person = match deal.person_id.map(|x| state.store.get_person(x)) {
-            Some(Ok(x)) => Some((x.id.to_string(), x.personal.display_name())),
+            Some(Ok(x)) => {
+                state.store.audit(
+                    AuditEntry::new(p.actor(), AuditAction::PersonRead)
+                        .person(x.id)
+                        .object("deal", did),
+                );
+                Some((x.id.to_string(), x.personal.display_name()))
+            }
             Some(Err(klar_store::StoreError::NotFound)) | None => None,
             Some(Err(e)) => return Err(e.into()),
         };
@@ -748,6 +759,7 @@ mod tests {
             role: None,
             csrf: String::new(),
             active: "",
+            user_id: None,
         };
         assert_eq!(format_amount(123_456, &p("de")), "1234,56");
         assert_eq!(format_amount(5, &p("en")), "0.05");

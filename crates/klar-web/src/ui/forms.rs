@@ -458,6 +458,14 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "hat nach dem @ keine gültige Domain",
     ),
     ("is not a valid id", "ist keine gültige Kennung"),
+    (
+        "is not a known audit action",
+        "ist keine bekannte Protokollaktion",
+    ),
+    (
+        "must be an RFC 3339 instant",
+        "muss ein Zeitpunkt nach RFC 3339 sein (z. B. 2026-11-30T09:00:00Z)",
+    ),
     // klar-web API
     (
         "give either email or emails, not both",

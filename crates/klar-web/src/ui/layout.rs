@@ -12,6 +12,18 @@ pub struct Layout {
     pub role: Option<Role>,
     pub csrf: String,
     pub active: &'static str,
+    /// The signed-in staff member, as recorded in the audit trail.
+    pub user_id: Option<klar_domain::ids::UserId>,
+}
+
+impl Layout {
+    /// Who acts, for the audit trail.
+    pub fn actor(&self) -> klar_store::audit::AuditActor {
+        self.user_id.map_or(
+            klar_store::audit::AuditActor::Anonymous,
+            klar_store::audit::AuditActor::User,
+        )
+    }
 }
 
 impl Layout {
@@ -28,6 +40,7 @@ impl Layout {
             role: Some(s.user.role),
             csrf: s.csrf_token.clone(),
             active,
+            user_id: Some(s.user.id),
         }
     }
 
@@ -40,6 +53,7 @@ impl Layout {
             role: None,
             csrf: String::new(),
             active: "",
+            user_id: None,
         }
     }
 

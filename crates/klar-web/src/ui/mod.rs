@@ -192,3 +192,16 @@ pub fn layout_money(cents: i64, currency: &str) -> String {
         c % 100
     )
 }
+
+/// Records that these persons were shown in a list (names and addresses were read).
+pub(crate) fn audit_listed(
+    state: &crate::AppState,
+    p: &layout::Layout,
+    ids: impl Iterator<Item = klar_domain::ids::PersonId>,
+) {
+    let actor = p.actor();
+    state.store.audit_all(ids.map(|pid| {
+        klar_store::audit::AuditEntry::new(actor, klar_store::audit::AuditAction::PersonList)
+            .person(pid)
+    }));
+}

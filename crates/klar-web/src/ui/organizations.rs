@@ -409,6 +409,7 @@ pub async fn orgs_show_page(
             limit: 200,
             ..Default::default()
         })?;
+        super::audit_listed(&state, &p, page.items.iter().map(|x| x.id));
         let mut persons: Vec<OrgPerson> = page
             .items
             .iter()

@@ -26,6 +26,7 @@ use klar_domain::records::{
 use klar_domain::role::Permission;
 use klar_domain::text::limits;
 use klar_store::activities::ActivityFilter;
+use klar_store::audit::{AuditAction, AuditEntry};
 use klar_store::deals::DealFilter;
 use klar_store::persons::{PersonEdit, PersonFilter};
 use serde::Deserialize;
@@ -96,6 +97,7 @@ fn rows(
         ..Default::default()
     };
     let page = state.store.list_persons(&f)?;
+    super::audit_listed(state, &s.layout("persons"), page.items.iter().map(|x| x.id));
     let org_ids: Vec<_> = {
         let mut v: Vec<_> = page
             .items
@@ -634,15 +636,20 @@ pub async fn persons_edit_page(
         return not_found_page(&s, "persons");
     };
     match state.store.get_person(pid) {
-        Ok(p) => form_page(
-            &state,
-            s.layout("persons"),
-            format!("/persons/{pid}"),
-            format!("/persons/{pid}"),
-            PersonForm::from_person(&p),
-            HashMap::new(),
-            StatusCode::OK,
-        ),
+        Ok(p) => {
+            state.store.audit(
+                AuditEntry::new(s.layout("persons").actor(), AuditAction::PersonRead).person(pid),
+            );
+            form_page(
+                &state,
+                s.layout("persons"),
+                format!("/persons/{pid}"),
+                format!("/persons/{pid}"),
+                PersonForm::from_person(&p),
+                HashMap::new(),
+                StatusCode::OK,
+            )
+        }
         Err(e) => AppError::from(e).into_response(),
     }
 }
@@ -731,6 +738,7 @@ pub struct MayWeRow {
 fn may_we(
     state: &AppState,
     p: &Layout,
+    pid: PersonId,
     purposes: &[klar_domain::policy::Purpose],
     facts: &klar_domain::policy::PersonFacts,
 ) -> Vec<MayWeRow> {
@@ -740,6 +748,13 @@ fn may_we(
     for purpose in purposes.iter().filter(|x| x.active) {
         for channel in &purpose.channels {
             let d = klar_domain::policy::decide(facts, purposes, &purpose.key, *channel, now);
+            state.store.audit(AuditEntry::decision(
+                p.actor(),
+                pid,
+                &purpose.key,
+                *channel,
+                &d,
+            ));
             rows.push(MayWeRow {
                 purpose: if en {
                     purpose.name_en.clone()
@@ -810,6 +825,9 @@ pub(super) fn show_with(
     let p = s.layout("persons");
     let load = || -> Result<PersonShowPage, AppError> {
         let person = state.store.get_person(pid)?;
+        state
+            .store
+            .audit(AuditEntry::new(p.actor(), AuditAction::PersonRead).person(pid));
         let custom_facts = custom_facts(
             &custom_defs(state, RecordType::Person)?,
             &person.personal.custom,
@@ -846,7 +864,7 @@ pub(super) fn show_with(
         let restriction = state.store.restriction(pid)?;
         let purposes = state.store.purposes()?;
         let facts = state.store.privacy_facts_of(&person)?;
-        let may_we = may_we(state, &p, &purposes, &facts);
+        let may_we = may_we(state, &p, pid, &purposes, &facts);
         let en = p.t.lang() == "en";
         let active: Vec<_> = purposes.iter().filter(|x| x.active).collect();
         let name = |x: &klar_domain::policy::Purpose| {

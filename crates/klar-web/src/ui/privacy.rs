@@ -167,7 +167,7 @@ pub async fn persons_restriction_submit(
     let actor = auth_of(&s).actor();
     let result = if f.action == "lift" {
         state
-            .blocking(move |st| Ok(st.lift_restriction(pid).map(|_| ())?))
+            .blocking(move |st| Ok(st.lift_restriction(actor, pid).map(|_| ())?))
             .await
     } else {
         match klar_domain::text::required_line(&f.reason, 500) {

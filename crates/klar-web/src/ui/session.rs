@@ -154,14 +154,30 @@ pub async fn login_submit(
             let found = store.password_hash(&lookup_email)?;
             // Verify against a fixed hash when the account is unknown, so that timing does
             // not tell which staff emails exist.
+            use klar_store::audit::{AuditAction, AuditActor, AuditEntry};
             match found {
-                Some((user, hash)) if klar_crypto::verify_password(&password, &hash) => Ok(Some(
-                    store
-                        .create_session(user.id, jiff::SignedDuration::from_hours(SESSION_HOURS))?,
-                )),
-                Some(_) => Ok(None),
+                Some((user, hash)) if klar_crypto::verify_password(&password, &hash) => {
+                    let s = store
+                        .create_session(user.id, jiff::SignedDuration::from_hours(SESSION_HOURS))?;
+                    store.audit(AuditEntry::new(
+                        AuditActor::User(user.id),
+                        AuditAction::LoginOk,
+                    ));
+                    Ok(Some(s))
+                }
+                Some((user, _)) => {
+                    store.audit(AuditEntry::new(
+                        AuditActor::User(user.id),
+                        AuditAction::LoginFailed,
+                    ));
+                    Ok(None)
+                }
                 None => {
                     let _ = klar_crypto::verify_password(&password, dummy_hash(params));
+                    store.audit(AuditEntry::new(
+                        AuditActor::Anonymous,
+                        AuditAction::LoginFailed,
+                    ));
                     Ok(None)
                 }
             }
@@ -222,6 +238,10 @@ pub async fn logout(
             return e.into_response();
         }
     }
+    state.store.audit(klar_store::audit::AuditEntry::new(
+        klar_store::Actor::user(s.session.user.id),
+        klar_store::audit::AuditAction::Logout,
+    ));
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,

@@ -70,12 +70,21 @@ async fn a_sales_user_logs_in_creates_a_person_and_finds_her_by_search() {
     b.goto(&format!("{}/persons", app.base)).await.unwrap();
     let q = b.wait_for("#q", None, t).await.unwrap();
     b.type_into(&q, "quan").await.unwrap();
-    // Search-as-you-type replaces the rows without a page load.
-    let row = b
-        .wait_for("#person-rows a", Some("Henriette Quandt-Özgür"), t)
-        .await
-        .unwrap();
-    b.click(&row).await.unwrap();
+    // Search-as-you-type replaces the rows without a page load; an answer to an earlier
+    // keystroke may still replace them after the row appeared, so a stale row is looked up again.
+    let mut clicked = Err(String::new());
+    for _ in 0..5 {
+        let row = b
+            .wait_for("#person-rows a", Some("Henriette Quandt-Özgür"), t)
+            .await
+            .unwrap();
+        clicked = b.click(&row).await;
+        match &clicked {
+            Err(e) if e.contains("stale") => continue,
+            _ => break,
+        }
+    }
+    clicked.unwrap();
     b.wait_for("dd", Some("henriette@kunde.example"), t)
         .await
         .unwrap();

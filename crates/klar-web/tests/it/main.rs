@@ -7,6 +7,7 @@
 mod support;
 
 mod app;
+mod audit;
 mod auth;
 mod browser;
 mod config;

@@ -1,0 +1,456 @@
+//! The audit trail (Art. 5(2) accountability): every read and change of a person's data,
+//! every decision of the policy gate, every consent event, every login.
+//!
+//! Entries hold ids, codes and rule ids, never personal data. They are handed to a
+//! background writer that commits them in batches, so auditing a read costs a channel
+//! send, not a write transaction; [`Store::audit_flush`] waits until everything handed
+//! over so far is committed (queries of the trail flush first, and so does dropping the
+//! last handle of the store). See decision 0005.
+
+use crate::db::{Db, Val};
+use crate::error::{Result, StoreError};
+use crate::{Actor, Page, Store, from_ms, ms};
+use klar_domain::ids::{PersonId, UserId};
+use klar_domain::policy::{Channel, Decision};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+/// Who acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditActor {
+    /// A staff account (session or API token).
+    User(UserId),
+    /// Klar itself (background jobs, demo data).
+    System,
+    /// The person the data is about, on a public page (confirmation link, request form).
+    DataSubject,
+    /// Someone not (yet) known: a failed login.
+    Anonymous,
+}
+
+impl AuditActor {
+    pub fn as_string(self) -> String {
+        match self {
+            Self::User(u) => format!("user:{u}"),
+            Self::System => "system".into(),
+            Self::DataSubject => "data_subject".into(),
+            Self::Anonymous => "anonymous".into(),
+        }
+    }
+}
+
+impl From<Actor> for AuditActor {
+    fn from(a: Actor) -> Self {
+        a.user_id.map_or(Self::System, Self::User)
+    }
+}
+
+/// What happened. The names are stable: auditors filter by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    PersonCreate,
+    PersonRead,
+    /// The person appeared in a list or search result (name and address shown).
+    PersonList,
+    PersonUpdate,
+    PersonErase,
+    ActivityCreate,
+    Decision,
+    ConsentGrant,
+    ConsentConfirm,
+    ConsentWithdraw,
+    ConsentExpire,
+    ConsentRead,
+    DoiMailSent,
+    ObjectionRecord,
+    RestrictionOn,
+    RestrictionOff,
+    PurposeCreate,
+    PurposeUpdate,
+    SettingsUpdate,
+    LoginOk,
+    LoginFailed,
+    Logout,
+    AuditRead,
+    RopaRead,
+}
+
+impl AuditAction {
+    pub const ALL: [Self; 24] = [
+        Self::PersonCreate,
+        Self::PersonRead,
+        Self::PersonList,
+        Self::PersonUpdate,
+        Self::PersonErase,
+        Self::ActivityCreate,
+        Self::Decision,
+        Self::ConsentGrant,
+        Self::ConsentConfirm,
+        Self::ConsentWithdraw,
+        Self::ConsentExpire,
+        Self::ConsentRead,
+        Self::DoiMailSent,
+        Self::ObjectionRecord,
+        Self::RestrictionOn,
+        Self::RestrictionOff,
+        Self::PurposeCreate,
+        Self::PurposeUpdate,
+        Self::SettingsUpdate,
+        Self::LoginOk,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::AuditRead,
+        Self::RopaRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PersonCreate => "person.create",
+            Self::PersonRead => "person.read",
+            Self::PersonList => "person.list",
+            Self::PersonUpdate => "person.update",
+            Self::PersonErase => "person.erase",
+            Self::ActivityCreate => "activity.create",
+            Self::Decision => "decision",
+            Self::ConsentGrant => "consent.grant",
+            Self::ConsentConfirm => "consent.confirm",
+            Self::ConsentWithdraw => "consent.withdraw",
+            Self::ConsentExpire => "consent.expire",
+            Self::ConsentRead => "consent.read",
+            Self::DoiMailSent => "doi.mail_sent",
+            Self::ObjectionRecord => "objection.record",
+            Self::RestrictionOn => "restriction.on",
+            Self::RestrictionOff => "restriction.off",
+            Self::PurposeCreate => "purpose.create",
+            Self::PurposeUpdate => "purpose.update",
+            Self::SettingsUpdate => "settings.update",
+            Self::LoginOk => "login.ok",
+            Self::LoginFailed => "login.failed",
+            Self::Logout => "logout",
+            Self::AuditRead => "audit.read",
+            Self::RopaRead => "ropa.read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s.trim())
+    }
+}
+
+/// One entry, before the store stamps it with time and sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub actor: AuditActor,
+    pub action: AuditAction,
+    pub person_id: Option<PersonId>,
+    /// Another record concerned, as `kind:id` (e.g. `activity:…`, `purpose:newsletter`).
+    pub object: Option<String>,
+    pub purpose: Option<String>,
+    pub channel: Option<Channel>,
+    /// The rule of LAW.md that decided (decisions).
+    pub rule: Option<String>,
+    /// A code: the gate's `reason_code`, or `ok` / `failed`.
+    pub outcome: Option<String>,
+}
+
+impl AuditEntry {
+    pub fn new(actor: impl Into<AuditActor>, action: AuditAction) -> Self {
+        Self {
+            actor: actor.into(),
+            action,
+            person_id: None,
+            object: None,
+            purpose: None,
+            channel: None,
+            rule: None,
+            outcome: None,
+        }
+    }
+
+    pub fn person(mut self, pid: PersonId) -> Self {
+        self.person_id = Some(pid);
+        self
+    }
+
+    pub fn object(mut self, kind: &str, id: impl std::fmt::Display) -> Self {
+        self.object = Some(format!("{kind}:{id}"));
+        self
+    }
+
+    pub fn purpose(mut self, key: &str) -> Self {
+        self.purpose = Some(key.to_owned());
+        self
+    }
+
+    pub fn channel(mut self, c: Channel) -> Self {
+        self.channel = Some(c);
+        self
+    }
+
+    pub fn outcome(mut self, code: &str) -> Self {
+        self.outcome = Some(code.to_owned());
+        self
+    }
+
+    /// A decision of the gate for `purpose` on `channel`, with its rule and reason code.
+    pub fn decision(
+        actor: impl Into<AuditActor>,
+        pid: PersonId,
+        purpose: &str,
+        channel: Channel,
+        d: &Decision,
+    ) -> Self {
+        let mut e = Self::new(actor, AuditAction::Decision)
+            .person(pid)
+            .purpose(purpose)
+            .channel(channel)
+            .outcome(d.reason_code.as_str());
+        e.rule = Some(d.rule.to_owned());
+        e
+    }
+}
+
+/// An entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at: jiff::Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub person_id: Option<String>,
+    pub object: Option<String>,
+    pub purpose: Option<String>,
+    pub channel: Option<String>,
+    pub rule: Option<String>,
+    pub outcome: Option<String>,
+}
+
+/// Which entries to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub person_id: Option<PersonId>,
+    /// `user:ID`, `system`, `data_subject` or `anonymous`.
+    pub actor: Option<String>,
+    pub action: Option<AuditAction>,
+    pub since: Option<jiff::Timestamp>,
+    pub until: Option<jiff::Timestamp>,
+    /// Entries with a smaller `seq` than this (the cursor).
+    pub before_seq: Option<i64>,
+    pub limit: usize,
+}
+
+struct Stamped {
+    at: i64,
+    entry: AuditEntry,
+}
+
+enum Msg {
+    Entry(Stamped),
+    Flush(mpsc::SyncSender<()>),
+}
+
+/// Hands entries to the background writer; joins it when the last store handle goes.
+pub(crate) struct AuditSink {
+    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The most entries the writer puts into one transaction.
+const BATCH: usize = 2048;
+
+impl AuditSink {
+    pub(crate) fn start(db: Arc<Db>) -> Result<Self> {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let worker = std::thread::Builder::new()
+            .name("klar-audit".into())
+            .spawn(move || writer(&db, &rx))
+            .map_err(|e| StoreError::Config(format!("cannot start the audit writer: {e}")))?;
+        Ok(Self {
+            tx: Mutex::new(Some(tx)),
+            worker: Mutex::new(Some(worker)),
+        })
+    }
+
+    fn send(&self, m: Msg) -> bool {
+        match self.tx.lock() {
+            Ok(g) => g.as_ref().is_some_and(|tx| tx.send(m).is_ok()),
+            Err(_) => false,
+        }
+    }
+}
+
+impl Drop for AuditSink {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.tx.lock() {
+            g.take();
+        }
+        if let Ok(mut w) = self.worker.lock()
+            && let Some(h) = w.take()
+        {
+            let _ = h.join();
+        }
+    }
+}
+
+fn writer(db: &Db, rx: &mpsc::Receiver<Msg>) {
+    let mut pending: Vec<Stamped> = Vec::new();
+    let mut waiters: Vec<mpsc::SyncSender<()>> = Vec::new();
+    let mut closed = false;
+    while !closed {
+        match rx.recv() {
+            Ok(Msg::Entry(s)) => pending.push(s),
+            Ok(Msg::Flush(w)) => waiters.push(w),
+            Err(_) => closed = true,
+        }
+        // Take whatever else is already queued: under load, batches grow by themselves.
+        while pending.len() < BATCH {
+            match rx.try_recv() {
+                Ok(Msg::Entry(s)) => pending.push(s),
+                Ok(Msg::Flush(w)) => waiters.push(w),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            match write_batch(db, &pending) {
+                Ok(()) => pending.clear(),
+                Err(e) => {
+                    // Kept and retried with the next batch; the error names no data.
+                    tracing::error!(entries = pending.len(), error = %e, "audit entries not written yet");
+                    if closed {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+        }
+        if pending.is_empty() {
+            for w in waiters.drain(..) {
+                let _ = w.send(());
+            }
+        }
+    }
+}
+
+fn write_batch(db: &Db, batch: &[Stamped]) -> Result<()> {
+    db.write(|c| {
+        let mut seq: i64 = c
+            .query_one("SELECT COALESCE(MAX(seq), 0) FROM audit_log", &[])?
+            .get(0)?;
+        for s in batch {
+            seq += 1;
+            let e = &s.entry;
+            c.execute(
+                "INSERT INTO audit_log (seq, at, actor, action, person_id, object, purpose, channel, rule, outcome) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    Val::Int(seq),
+                    Val::Int(s.at),
+                    e.actor.as_string().into(),
+                    e.action.as_str().into(),
+                    e.person_id.map(|p| p.to_string()).into(),
+                    e.object.clone().into(),
+                    e.purpose.clone().into(),
+                    e.channel.map(|c| c.as_str()).into(),
+                    e.rule.clone().into(),
+                    e.outcome.clone().into(),
+                ],
+            )?;
+        }
+        Ok(())
+    })
+}
+
+impl Store {
+    /// Records an entry. Never blocks on the database; see [`Store::audit_flush`].
+    pub fn audit(&self, entry: AuditEntry) {
+        let at = ms(self.now());
+        if !self.audit.send(Msg::Entry(Stamped { at, entry })) {
+            tracing::error!("the audit writer is gone; an entry was lost");
+        }
+    }
+
+    /// Records several entries (one per person of a list).
+    pub fn audit_all(&self, entries: impl IntoIterator<Item = AuditEntry>) {
+        for e in entries {
+            self.audit(e);
+        }
+    }
+
+    /// Waits until every entry recorded before this call is committed.
+    pub fn audit_flush(&self) -> Result<()> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        if !self.audit.send(Msg::Flush(tx)) {
+            return Err(StoreError::Config("the audit writer is gone".into()));
+        }
+        rx.recv()
+            .map_err(|_| StoreError::Config("the audit writer stopped".into()))
+    }
+
+    /// Entries matching `f`, newest first.
+    pub fn audit_entries(&self, f: &AuditFilter) -> Result<Page<AuditRecord>> {
+        self.audit_flush()?;
+        let mut sql = String::from(
+            "SELECT seq, at, actor, action, person_id, object, purpose, channel, rule, outcome FROM audit_log WHERE 1 = 1",
+        );
+        let mut params: Vec<Val> = Vec::new();
+        let mut cond = |sql: &mut String, col: &str, op: &str, v: Val| {
+            params.push(v);
+            sql.push_str(&format!(" AND {col} {op} ${}", params.len()));
+        };
+        if let Some(p) = f.person_id {
+            cond(&mut sql, "person_id", "=", p.to_string().into());
+        }
+        if let Some(a) = &f.actor {
+            cond(&mut sql, "actor", "=", a.as_str().into());
+        }
+        if let Some(a) = f.action {
+            cond(&mut sql, "action", "=", a.as_str().into());
+        }
+        if let Some(t) = f.since {
+            cond(&mut sql, "at", ">=", Val::Int(ms(t)));
+        }
+        if let Some(t) = f.until {
+            cond(&mut sql, "at", "<", Val::Int(ms(t)));
+        }
+        if let Some(s) = f.before_seq {
+            cond(&mut sql, "seq", "<", Val::Int(s));
+        }
+        let limit = f.limit.clamp(1, 1000);
+        params.push(Val::Int(limit as i64 + 1));
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", params.len()));
+        self.db.read(|c| {
+            let rows = c.query(&sql, &params)?;
+            let more = rows.len() > limit;
+            let items = rows
+                .iter()
+                .take(limit)
+                .map(|r| {
+                    Ok(AuditRecord {
+                        seq: r.get(0)?,
+                        at: from_ms(r.get(1)?)?,
+                        actor: r.get(2)?,
+                        action: r.get(3)?,
+                        person_id: r.get(4)?,
+                        object: r.get(5)?,
+                        purpose: r.get(6)?,
+                        channel: r.get(7)?,
+                        rule: r.get(8)?,
+                        outcome: r.get(9)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let next_cursor = if more {
+                items
+                    .last()
+                    .map(|x| crate::cursor::encode(&x.seq.to_string()))
+            } else {
+                None
+            };
+            Ok(Page { items, next_cursor })
+        })
+    }
+}
