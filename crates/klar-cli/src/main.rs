@@ -64,6 +64,19 @@ enum Command {
         #[arg(long, env = "KLAR_ADDR", default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
+    /// Print the record of processing activities (Art. 30(1) GDPR), generated from the
+    /// live configuration.
+    Ropa {
+        /// `json` or `md` (Markdown, German).
+        #[arg(long, default_value = "md", value_parser = ["json", "md"])]
+        format: String,
+        /// The mail server `klar serve` uses (reported among recipients and measures).
+        #[arg(long, env = "KLAR_SMTP_URL")]
+        smtp_url: Option<String>,
+        /// Days an email grant waits for its confirmation (as `klar serve`).
+        #[arg(long, env = "KLAR_DOI_EXPIRY_DAYS", default_value_t = 30)]
+        doi_expiry_days: u32,
+    },
     /// Fill the database with generated demo data (for trials and benchmarks).
     Seed {
         /// Number of persons; organizations, deals and activities scale with it.
@@ -243,6 +256,26 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Healthcheck { addr } => healthcheck(addr),
+        Command::Ropa {
+            format,
+            smtp_url,
+            doi_expiry_days,
+        } => {
+            let store = open_store(&cli.global)?;
+            let route = klar_domain::ropa::MailRoute::of_url(smtp_url.as_deref());
+            let ropa = store.ropa(route, doi_expiry_days)?;
+            store.audit(klar_store::audit::AuditEntry::new(
+                klar_store::Actor::system(),
+                klar_store::audit::AuditAction::RopaRead,
+            ));
+            let text = if format == "json" {
+                serde_json::to_string_pretty(&ropa)?
+            } else {
+                ropa.to_markdown()
+            };
+            writeln!(std::io::stdout().lock(), "{text}")?;
+            Ok(())
+        }
         Command::Seed { persons } => {
             let store = open_store(&cli.global)?;
             demo::seed(&store, demo::sizes_for(persons), true)?;
@@ -294,6 +327,7 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
         .unwrap_or_else(|| format!("http://{}", args.addr));
     let mut config = klar_web::WebConfig::new(public_url.clone());
     config.secure_cookies = secure_cookies(&public_url);
+    config.mail_route = klar_domain::ropa::MailRoute::of_url(args.smtp_url.as_deref());
     let mut state = klar_web::AppState::new(store.clone(), config);
     match &args.smtp_url {
         None => tracing::info!("no KLAR_SMTP_URL: sending mail will be refused"),

@@ -197,3 +197,50 @@ fn serve_demo_fills_an_empty_database_with_a_realistic_crm() {
     .unwrap();
     assert!(store.count_persons().unwrap() < 300);
 }
+
+#[test]
+fn ropa_prints_the_record_as_json_and_markdown_from_the_live_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = klar(dir.path())
+        .args(["ropa", "--format", "json"])
+        .env("KLAR_SMTP_URL", "smtps://mail.muster.example")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = v["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["purpose"].as_str().unwrap())
+        .collect();
+    for k in [
+        "contract",
+        "newsletter",
+        "phone_marketing",
+        "legal_retention",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    assert!(v["measures"].to_string().contains("TLS"));
+    assert!(v["missing"].to_string().contains("controller.name"));
+
+    let out = klar(dir.path())
+        .args(["ropa", "--format", "md"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.starts_with("# Verzeichnis von Verarbeitungstätigkeiten"));
+    assert!(md.contains("Art. 6(1)(a) GDPR"));
+
+    let out = klar(dir.path())
+        .args(["ropa", "--format", "pdf"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

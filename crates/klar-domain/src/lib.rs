@@ -10,10 +10,12 @@ pub mod demo;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod installation;
 pub mod phone;
 pub mod policy;
 pub mod records;
 pub mod role;
+pub mod ropa;
 pub mod search;
 pub mod text;
 

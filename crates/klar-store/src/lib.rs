@@ -20,6 +20,7 @@ pub mod persons;
 pub mod pipelines;
 pub mod privacy;
 pub mod purposes;
+pub mod settings;
 pub mod users;
 
 mod open;

@@ -27,6 +27,10 @@ pub struct WebConfig {
     /// public URL is plain http on a non-loopback host, where browsers would drop them.
     pub secure_cookies: bool,
     pub password_params: klar_crypto::PasswordParams,
+    /// How mail leaves (reported in the record of processing activities).
+    pub mail_route: klar_domain::ropa::MailRoute,
+    /// Days an email grant waits for its double opt-in confirmation.
+    pub doi_days: u32,
 }
 
 impl WebConfig {
@@ -36,6 +40,8 @@ impl WebConfig {
             public_url,
             secure_cookies: true,
             password_params: klar_crypto::PasswordParams::default(),
+            mail_route: klar_domain::ropa::MailRoute::None,
+            doi_days: 30,
         }
     }
 }

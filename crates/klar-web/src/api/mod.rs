@@ -9,6 +9,7 @@ pub mod deals;
 pub mod organizations;
 pub mod persons;
 pub mod privacy;
+pub mod settings;
 pub mod users;
 
 use crate::AppState;
@@ -88,6 +89,11 @@ pub fn router() -> Router<AppState> {
                 .delete(privacy::lift_restriction),
         )
         .route("/audit", get(audit::list_audit))
+        .route("/ropa", get(settings::get_ropa))
+        .route(
+            "/settings/installation",
+            get(settings::get_installation).put(settings::put_installation),
+        )
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", axum::routing::patch(users::update_user))
         .fallback(common::api_not_found)
@@ -108,7 +114,7 @@ pub fn router() -> Router<AppState> {
         privacy::list_purposes, privacy::create_purpose, privacy::update_purpose, privacy::person_decision, privacy::create_objection, privacy::list_objections,
         privacy::get_restriction, privacy::restrict_person, privacy::lift_restriction,
         privacy::record_consent, privacy::list_consents,
-        audit::list_audit,
+        audit::list_audit, settings::get_ropa, settings::get_installation, settings::put_installation,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

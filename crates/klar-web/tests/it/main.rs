@@ -17,6 +17,7 @@ mod openapi;
 mod organizations_activities;
 mod persons;
 mod privacy;
+mod ropa;
 mod ui_forms;
 mod ui_pipeline;
 mod users;
