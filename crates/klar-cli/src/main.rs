@@ -79,7 +79,8 @@ struct ServeArgs {
     /// Base of links in emails; default http://ADDR.
     #[arg(long, env = "KLAR_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Mail server, `smtp://host:port`; without it, mail is refused with a clear error.
+    /// Mail server: `smtps://[USER:PASS@]HOST[:465]`, `smtp://[USER:PASS@]HOST[:587]?tls=starttls`,
+    /// or plain `smtp://HOST:PORT` to a loopback relay; without it, mail is refused.
     #[arg(long, env = "KLAR_SMTP_URL")]
     smtp_url: Option<String>,
     /// Sender address of the mails Klar sends.

@@ -197,3 +197,23 @@ fn serve_demo_fills_an_empty_database_with_a_realistic_crm() {
     .unwrap();
     assert!(store.count_persons().unwrap() < 300);
 }
+
+#[test]
+fn serve_refuses_a_plain_smtp_url_to_a_remote_host_without_showing_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = klar(dir.path())
+        .args(["serve", "--addr", &free_addr()])
+        .env(
+            "KLAR_SMTP_URL",
+            "smtp://klar:Streng-Geheim-99@mail.example.com:25",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("KLAR_SMTP_URL") && err.contains("loopback"),
+        "{err}"
+    );
+    assert!(!err.contains("Streng-Geheim-99"), "{err}");
+}

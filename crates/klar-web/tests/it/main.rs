@@ -12,6 +12,7 @@ mod browser;
 mod config;
 mod deals;
 mod fuzz;
+mod mail;
 mod openapi;
 mod organizations_activities;
 mod persons;
