@@ -91,7 +91,7 @@ impl Store {
                     purpose: r.get(1)?,
                     channel: Channel::parse(&r.get::<String>(2)?).map_err(|_| bad("channel"))?,
                     kind: ConsentEventKind::parse(&r.get::<String>(3)?).map_err(|_| bad("kind"))?,
-                    source: ConsentSource::parse(&r.get::<String>(4)?).map_err(|_| bad("source"))?,
+                    source: ConsentSource::parse_recorded(&r.get::<String>(4)?).map_err(|_| bad("source"))?,
                     wording_version: r.get(5)?,
                     evidence,
                 });
