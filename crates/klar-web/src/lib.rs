@@ -27,6 +27,9 @@ pub struct WebConfig {
     /// public URL is plain http on a non-loopback host, where browsers would drop them.
     pub secure_cookies: bool,
     pub password_params: klar_crypto::PasswordParams,
+    /// How many days a double opt-in link stays valid; an email grant not confirmed by then
+    /// lapses (`KLAR_DOI_EXPIRY_DAYS`, default 30).
+    pub doi_expiry_days: u16,
 }
 
 impl WebConfig {
@@ -36,6 +39,19 @@ impl WebConfig {
             public_url,
             secure_cookies: true,
             password_params: klar_crypto::PasswordParams::default(),
+            doi_expiry_days: api::privacy::DOI_DAYS,
+        }
+    }
+
+    /// The validity of a double opt-in link.
+    pub fn doi_window(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(24 * i64::from(self.doi_expiry_days))
+    }
+
+    /// The consent ledger's settings, for deriving states and deciding.
+    pub fn consent_config(&self) -> klar_domain::policy::ConsentConfig {
+        klar_domain::policy::ConsentConfig {
+            doi_window: self.doi_window(),
         }
     }
 }

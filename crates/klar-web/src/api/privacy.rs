@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use klar_domain::FieldError;
 use klar_domain::ids::PersonId;
-use klar_domain::policy::{Channel, Purpose, decide};
+use klar_domain::policy::{Channel, Purpose, decide_with};
 use klar_domain::role::Permission;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -159,7 +159,14 @@ pub async fn person_decision(
         other => other.into(),
     })?;
     let now = state.store.now();
-    let d = decide(&facts, &purposes, &q.purpose, channel, now);
+    let d = decide_with(
+        &state.config.consent_config(),
+        &facts,
+        &purposes,
+        &q.purpose,
+        channel,
+        now,
+    );
     let reason = if locale(&headers) == Locale::En {
         d.reason_en.clone()
     } else {
@@ -409,7 +416,14 @@ pub fn check_contact(state: &AppState, e: &klar_store::activities::ActivityEdit)
         return Ok(());
     }
     let facts = state.store.privacy_facts(pid)?;
-    let d = decide(&facts, &purposes, key, channel, e.occurred_at);
+    let d = decide_with(
+        &state.config.consent_config(),
+        &facts,
+        &purposes,
+        key,
+        channel,
+        e.occurred_at,
+    );
     tracing::info!(person_id = %pid, purpose = key, channel = channel.as_str(), allowed = d.allowed, rule = d.rule, "contact checked");
     if d.allowed {
         Ok(())
@@ -640,7 +654,7 @@ pub async fn consent_for(
     b: &ConsentBody,
 ) -> AppResult<ConsentOut> {
     use klar_domain::policy::{
-        ConsentConfig, ConsentEvent, ConsentEventKind, ConsentSource, LegalBasis, consent_state,
+        ConsentEvent, ConsentEventKind, ConsentSource, LegalBasis, consent_state,
     };
     state.store.person_kind(pid)?;
     let purposes = state.store.purposes()?;
@@ -745,16 +759,12 @@ pub async fn consent_for(
     let actor = auth.actor();
     let version = purpose.version;
     let key = purpose.key.clone();
+    let window = state.config.doi_window();
     let (events, token) = state
         .blocking(move |s| {
             s.append_consent_event(actor, pid, version, &event)?;
             let token = if doi {
-                Some(s.create_doi(
-                    pid,
-                    &key,
-                    &wording,
-                    jiff::SignedDuration::from_hours(24 * DOI_DAYS),
-                )?)
+                Some(s.create_doi(pid, &key, &wording, window)?)
             } else {
                 None
             };
@@ -763,7 +773,7 @@ pub async fn consent_for(
         .await?;
     if let (Some((mailer, to)), Some(token)) = (doi_route, token) {
         let link = format!("{}/consent/confirm?token={token}", state.config.public_url);
-        let (subject, body) = confirmation_mail(purpose, &link);
+        let (subject, body) = confirmation_mail(purpose, &link, state.config.doi_expiry_days);
         mailer.send_text(&to, &subject, body).await.map_err(|_| {
             AppError::BadGateway(
                 "the grant is recorded as pending, but the mail server did not take the confirmation mail; \
@@ -777,7 +787,7 @@ pub async fn consent_for(
         &purpose.key,
         channel,
         now,
-        &ConsentConfig::default(),
+        &state.config.consent_config(),
     );
     Ok(ConsentOut {
         purpose: purpose.key.clone(),
@@ -795,12 +805,13 @@ pub async fn list_consents(
     auth: Auth,
     ApiPath(id): ApiPath,
 ) -> AppResult<Json<Vec<ConsentOut>>> {
-    use klar_domain::policy::{ConsentConfig, LegalBasis, consent_state};
+    use klar_domain::policy::{LegalBasis, consent_state};
     auth.require(Permission::ReadCrm)?;
     let pid: PersonId = path_id(&id, "person")?;
     state.store.person_kind(pid)?;
     let events = state.store.consent_events(pid)?;
     let now = state.store.now();
+    let config = state.config.consent_config();
     let mut out = Vec::new();
     for p in state
         .store
@@ -809,7 +820,7 @@ pub async fn list_consents(
         .filter(|p| p.legal_basis == LegalBasis::Consent)
     {
         for c in &p.channels {
-            let st = consent_state(&events, &p.key, *c, now, &ConsentConfig::default());
+            let st = consent_state(&events, &p.key, *c, now, &config);
             let at = events
                 .iter()
                 .rev()
@@ -826,12 +837,13 @@ pub async fn list_consents(
     Ok(Json(out))
 }
 
-/// How long a double opt-in link stays valid, in days (LAW.md table 2c).
-pub const DOI_DAYS: i64 = 30;
+/// How long a double opt-in link stays valid by default, in days (LAW.md table 2c);
+/// `WebConfig::doi_expiry_days` holds the configured value.
+pub const DOI_DAYS: u16 = 30;
 
 /// The confirmation mail: neutral, without advertising (LAW.md table 2c), in German and
 /// English since the person's language is not known.
-pub fn confirmation_mail(purpose: &Purpose, link: &str) -> (String, String) {
+pub fn confirmation_mail(purpose: &Purpose, link: &str, days: u16) -> (String, String) {
     let subject =
         "Bitte bestätigen Sie Ihre Einwilligung / Please confirm your consent".to_string();
     let body = format!(
@@ -844,7 +856,6 @@ pub fn confirmation_mail(purpose: &Purpose, link: &str) -> (String, String) {
          {days} days.\n",
         de = purpose.name_de,
         en = purpose.name_en,
-        days = DOI_DAYS,
     );
     (subject, body)
 }

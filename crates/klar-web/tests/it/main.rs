@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod config;
 mod deals;
+mod doi_lapse;
 mod fuzz;
 mod mail;
 mod openapi;
