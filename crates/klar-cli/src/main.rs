@@ -92,12 +92,17 @@ struct ServeArgs {
     /// Base of links in emails; default http://ADDR.
     #[arg(long, env = "KLAR_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Mail server, `smtp://host:port`; without it, mail is refused with a clear error.
+    /// Mail server: `smtps://[USER:PASS@]HOST[:465]`, `smtp://[USER:PASS@]HOST[:587]?tls=starttls`,
+    /// or plain `smtp://HOST:PORT` to a loopback relay; without it, mail is refused.
     #[arg(long, env = "KLAR_SMTP_URL")]
     smtp_url: Option<String>,
     /// Sender address of the mails Klar sends.
     #[arg(long, env = "KLAR_MAIL_FROM", default_value = "klar@localhost")]
     mail_from: String,
+    /// Days a double opt-in link stays valid; an email consent not confirmed by then lapses.
+    #[arg(long, env = "KLAR_DOI_EXPIRY_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u16).range(1..=365))]
+    doi_expiry_days: u16,
     /// Fill an empty database with realistic German demo data.
     #[arg(long)]
     demo: bool,
@@ -328,6 +333,7 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     let mut config = klar_web::WebConfig::new(public_url.clone());
     config.secure_cookies = secure_cookies(&public_url);
     config.mail_route = klar_domain::ropa::MailRoute::of_url(args.smtp_url.as_deref());
+    config.doi_expiry_days = args.doi_expiry_days;
     let mut state = klar_web::AppState::new(store.clone(), config);
     match &args.smtp_url {
         None => tracing::info!("no KLAR_SMTP_URL: sending mail will be refused"),
@@ -348,10 +354,28 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
         if args.demo {
             demo::print_demo_logins(&store)?;
         }
+        tokio::spawn(lapse_job(store.clone()));
         axum::serve(listener, klar_web::app(state)).with_graceful_shutdown(shutdown()).await?;
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Records the lapse of unconfirmed double opt-ins: at start, then every hour, on the
+/// blocking pool. Logs only counts.
+async fn lapse_job(store: Store) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.lapse_unconfirmed_doi()).await {
+            Ok(Ok(0)) => tracing::debug!("lapse job: no double opt-in lapsed"),
+            Ok(Ok(n)) => tracing::info!(lapsed = n, "lapse job: unconfirmed double opt-ins lapsed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "lapse job failed; next run in an hour"),
+            Err(_) => tracing::warn!("lapse job stopped abnormally; next run in an hour"),
+        }
+    }
 }
 
 /// Browsers drop `Secure` cookies on plain http, except on loopback addresses.

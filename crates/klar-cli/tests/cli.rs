@@ -244,3 +244,55 @@ fn ropa_prints_the_record_as_json_and_markdown_from_the_live_configuration() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn serve_refuses_a_double_opt_in_expiry_outside_one_to_365_days() {
+    let dir = tempfile::tempdir().unwrap();
+    for days in ["0", "366", "dreißig"] {
+        let out = klar(dir.path())
+            .args(["serve", "--addr", &free_addr()])
+            .env("KLAR_DOI_EXPIRY_DAYS", days)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{days} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("doi-expiry-days"), "{err}");
+    }
+}
+
+#[test]
+fn serve_refuses_a_plain_smtp_url_to_a_remote_host_without_showing_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = klar(dir.path())
+        .args(["serve", "--addr", &free_addr()])
+        .env(
+            "KLAR_SMTP_URL",
+            "smtp://klar:Streng-Geheim-99@mail.example.com:25",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("KLAR_SMTP_URL") && err.contains("loopback"),
+        "{err}"
+    );
+    assert!(!err.contains("Streng-Geheim-99"), "{err}");
+}
+
+#[test]
+fn serve_starts_with_a_tls_mail_route_and_a_configured_double_opt_in_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let _server = Server(
+        klar(dir.path())
+            .args(["serve", "--addr", &addr, "--doi-expiry-days", "7"])
+            .env(
+                "KLAR_SMTP_URL",
+                "smtp://klar%40firma.example:geheim@mail.example.com?tls=starttls",
+            )
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&addr);
+}

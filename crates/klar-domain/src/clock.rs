@@ -26,3 +26,58 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// A clock that stands still until it is set or advanced, for tests that need time to pass
+/// (expiry, lapse). Shared between threads: clone the `Arc` it lives in.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<Timestamp>);
+
+impl ManualClock {
+    pub fn new(start: Timestamp) -> Self {
+        Self(std::sync::Mutex::new(start))
+    }
+
+    /// Moves the clock forward (or back, with a negative duration). A step beyond jiff's
+    /// range leaves the clock where it is.
+    pub fn advance(&self, by: jiff::SignedDuration) {
+        let mut t = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Ok(next) = t.checked_add(by) {
+            *t = next;
+        }
+    }
+
+    pub fn set(&self, to: Timestamp) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_clock_stands_still_until_it_is_advanced_or_set() {
+        let start = Timestamp::from_second(1_767_225_600).unwrap();
+        let c = ManualClock::new(start);
+        assert_eq!(c.now(), start);
+        c.advance(jiff::SignedDuration::from_hours(25));
+        assert_eq!(c.now(), start + jiff::SignedDuration::from_hours(25));
+        c.set(start);
+        assert_eq!(c.now(), start);
+    }
+}

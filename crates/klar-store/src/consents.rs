@@ -111,7 +111,7 @@ impl Store {
                     purpose: r.get(1)?,
                     channel: Channel::parse(&r.get::<String>(2)?).map_err(|_| bad("channel"))?,
                     kind: ConsentEventKind::parse(&r.get::<String>(3)?).map_err(|_| bad("kind"))?,
-                    source: ConsentSource::parse(&r.get::<String>(4)?).map_err(|_| bad("source"))?,
+                    source: ConsentSource::parse_recorded(&r.get::<String>(4)?).map_err(|_| bad("source"))?,
                     wording_version: r.get(5)?,
                     evidence,
                 });
@@ -242,4 +242,123 @@ fn doi_row(
             .map_err(|_| StoreError::Corrupt("doi channel".into()))?,
         wording_version: r.get(3)?,
     }))
+}
+
+/// A double opt-in request past its expiry, neither used nor lapsed yet.
+struct DueDoi {
+    token_hash: Vec<u8>,
+    person_id: PersonId,
+    purpose: String,
+    channel: Channel,
+    wording_version: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl Store {
+    /// The lapse job: marks every double opt-in request that expired unconfirmed as lapsed
+    /// and, where its grant was still the pending one, appends an `expire` event (source
+    /// `system`, the request's wording version) so that the ledger itself shows the lapse.
+    ///
+    /// The event is dated at the request's expiry, not at the run, so a new grant made
+    /// after the lapse but before the job ran stays pending. No event is written for a
+    /// request whose grant was superseded by a newer one, withdrawn, or a renewal of a
+    /// consent that is still given: expiring the pair would end a consent that did not
+    /// lapse. Marking and appending happen in one transaction; running it again appends
+    /// nothing. Returns the number of `expire` events appended.
+    pub fn lapse_unconfirmed_doi(&self) -> Result<usize> {
+        use klar_domain::policy::{ConsentConfig, ConsentState, consent_state};
+        let now = ms(self.now());
+        let due = self.db.read(|c| {
+            c.query(
+                "SELECT token_hash, person_id, purpose, channel, wording_version, created_at, expires_at \
+                 FROM doi_requests WHERE expires_at <= $1 AND used_at IS NULL AND lapsed_at IS NULL \
+                 ORDER BY expires_at",
+                &[Val::Int(now)],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(DueDoi {
+                    token_hash: r.get(0)?,
+                    person_id: crate::id(r.get::<String>(1)?)?,
+                    purpose: r.get(2)?,
+                    channel: Channel::parse(&r.get::<String>(3)?)
+                        .map_err(|_| StoreError::Corrupt("doi channel".into()))?,
+                    wording_version: r.get(4)?,
+                    created_at: r.get(5)?,
+                    expires_at: r.get(6)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+        })?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let purposes = self.purposes()?;
+        let mut appended = 0;
+        for d in due {
+            // Judge the pair as it stood just before the request expired, with the window
+            // the request was created with (the configured one may have changed since).
+            let config = ConsentConfig {
+                doi_window: jiff::SignedDuration::from_millis(d.expires_at - d.created_at),
+            };
+            let events = self.consent_events(d.person_id)?;
+            let still_pending = matches!(
+                consent_state(&events, &d.purpose, d.channel, from_ms(d.expires_at - 1)?, &config),
+                ConsentState::Pending { granted_at } if ms(granted_at) <= d.created_at
+            );
+            let version = purposes
+                .iter()
+                .find(|p| p.key == d.purpose)
+                .map_or(1, |p| p.version);
+            let id = self.next_id().to_string();
+            let sid = d.person_id.to_string();
+            let wrote = self.db.write(|c| {
+                let claimed = c.execute(
+                    "UPDATE doi_requests SET lapsed_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND lapsed_at IS NULL",
+                    &[Val::Blob(d.token_hash.clone()), Val::Int(now)],
+                )?;
+                if claimed == 0 || !still_pending {
+                    return Ok(false);
+                }
+                // An erased person has no key any more: nothing to record for her.
+                let Some(key) = c.query_opt(
+                    "SELECT wrapped_key FROM person_keys WHERE person_id = $1",
+                    &[sid.as_str().into()],
+                )?
+                else {
+                    return Ok(false);
+                };
+                let dek = self.keys.unwrap(&WrappedKey(key.get(0)?), &sid)?;
+                let evidence = dek.seal(
+                    &ctx(&id),
+                    b"double opt-in not confirmed before its expiry",
+                    &mut rand::rngs::OsRng,
+                )?;
+                c.execute(
+                    "INSERT INTO consent_events (id, person_id, purpose, purpose_version, channel, kind, source, wording_version, evidence, actor, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    &[
+                        id.as_str().into(),
+                        sid.as_str().into(),
+                        d.purpose.as_str().into(),
+                        Val::Int(i64::from(version)),
+                        d.channel.as_str().into(),
+                        ConsentEventKind::Expire.as_str().into(),
+                        ConsentSource::System.as_str().into(),
+                        d.wording_version.as_str().into(),
+                        Val::Blob(evidence),
+                        Val::Null,
+                        Val::Int(d.expires_at),
+                    ],
+                )?;
+                Ok(true)
+            })?;
+            if wrote {
+                tracing::info!(person_id = %d.person_id, purpose = d.purpose.as_str(), channel = d.channel.as_str(), kind = "expire", "consent event");
+                appended += 1;
+            }
+        }
+        Ok(appended)
+    }
 }

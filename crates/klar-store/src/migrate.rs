@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000006_audit",
         sql: include_str!("../migrations/m20261130_000006_audit.sql"),
     },
+    Migration {
+        version: 7,
+        name: "m20261130_000007_doi_lapse",
+        sql: include_str!("../migrations/m20261130_000007_doi_lapse.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -29,8 +29,9 @@ pub struct WebConfig {
     pub password_params: klar_crypto::PasswordParams,
     /// How mail leaves (reported in the record of processing activities).
     pub mail_route: klar_domain::ropa::MailRoute,
-    /// Days an email grant waits for its double opt-in confirmation.
-    pub doi_days: u32,
+    /// How many days a double opt-in link stays valid; an email grant not confirmed by then
+    /// lapses (`KLAR_DOI_EXPIRY_DAYS`, default 30).
+    pub doi_expiry_days: u16,
 }
 
 impl WebConfig {
@@ -41,7 +42,19 @@ impl WebConfig {
             secure_cookies: true,
             password_params: klar_crypto::PasswordParams::default(),
             mail_route: klar_domain::ropa::MailRoute::None,
-            doi_days: 30,
+            doi_expiry_days: api::privacy::DOI_DAYS,
+        }
+    }
+
+    /// The validity of a double opt-in link.
+    pub fn doi_window(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(24 * i64::from(self.doi_expiry_days))
+    }
+
+    /// The consent ledger's settings, for deriving states and deciding.
+    pub fn consent_config(&self) -> klar_domain::policy::ConsentConfig {
+        klar_domain::policy::ConsentConfig {
+            doi_window: self.doi_window(),
         }
     }
 }

@@ -63,6 +63,9 @@ pub enum ConsentSource {
     Staff,
     /// An import from another system or a purchased list; a grant needs evidence.
     Import,
+    /// Klar itself, e.g. the job that records the lapse of an unconfirmed double opt-in.
+    /// Never accepted as input ([`ConsentSource::parse`] refuses it).
+    System,
 }
 
 impl ConsentSource {
@@ -75,11 +78,20 @@ impl ConsentSource {
         }
     }
 
+    /// Any source a ledger may hold, including `system`; for reading recorded events back.
+    pub fn parse_recorded(s: &str) -> Result<Self, ValueError> {
+        match s.trim() {
+            "system" => Ok(Self::System),
+            other => Self::parse(other),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Person => "person",
             Self::Staff => "staff",
             Self::Import => "import",
+            Self::System => "system",
         }
     }
 }
@@ -361,6 +373,38 @@ pub(crate) mod tests {
         assert_eq!(
             consent_state(&es, "newsletter", Channel::Email, day(2), &cfg).as_str(),
             "expired"
+        );
+    }
+
+    #[test]
+    fn the_system_source_is_read_back_from_a_ledger_but_never_accepted_as_input() {
+        assert!(ConsentSource::parse("system").is_err());
+        assert_eq!(
+            ConsentSource::parse_recorded("system"),
+            Ok(ConsentSource::System)
+        );
+        for s in [
+            ConsentSource::Person,
+            ConsentSource::Staff,
+            ConsentSource::Import,
+        ] {
+            assert_eq!(ConsentSource::parse_recorded(s.as_str()), Ok(s));
+        }
+    }
+
+    #[test]
+    fn an_expiry_recorded_by_the_system_ends_a_pending_email_grant() {
+        let mut expire = ev(3, "newsletter", Channel::Email, Expire);
+        expire.source = ConsentSource::System;
+        expire.evidence = None;
+        let es = vec![ev(0, "newsletter", Channel::Email, Grant), expire];
+        assert_eq!(
+            state(&es, "newsletter", Channel::Email, 2).as_str(),
+            "pending"
+        );
+        assert_eq!(
+            state(&es, "newsletter", Channel::Email, 3),
+            ConsentState::Expired { at: day(3) }
         );
     }
 

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use klar_domain::FieldError;
 use klar_domain::ids::PersonId;
-use klar_domain::policy::{Channel, Purpose, decide};
+use klar_domain::policy::{Channel, Purpose, decide_with};
 use klar_domain::role::Permission;
 use klar_store::audit::{AuditAction, AuditEntry};
 use serde::{Deserialize, Serialize};
@@ -160,7 +160,14 @@ pub async fn person_decision(
         other => other.into(),
     })?;
     let now = state.store.now();
-    let d = decide(&facts, &purposes, &q.purpose, channel, now);
+    let d = decide_with(
+        &state.config.consent_config(),
+        &facts,
+        &purposes,
+        &q.purpose,
+        channel,
+        now,
+    );
     state.store.audit(AuditEntry::decision(
         auth.actor(),
         pid,
@@ -422,7 +429,14 @@ pub fn check_contact(
         return Ok(());
     }
     let facts = state.store.privacy_facts(pid)?;
-    let d = decide(&facts, &purposes, key, channel, e.occurred_at);
+    let d = decide_with(
+        &state.config.consent_config(),
+        &facts,
+        &purposes,
+        key,
+        channel,
+        e.occurred_at,
+    );
     state
         .store
         .audit(AuditEntry::decision(actor, pid, key, channel, &d));
@@ -656,7 +670,7 @@ pub async fn consent_for(
     b: &ConsentBody,
 ) -> AppResult<ConsentOut> {
     use klar_domain::policy::{
-        ConsentConfig, ConsentEvent, ConsentEventKind, ConsentSource, LegalBasis, consent_state,
+        ConsentEvent, ConsentEventKind, ConsentSource, LegalBasis, consent_state,
     };
     state.store.person_kind(pid)?;
     let purposes = state.store.purposes()?;
@@ -761,16 +775,12 @@ pub async fn consent_for(
     let actor = auth.actor();
     let version = purpose.version;
     let key = purpose.key.clone();
+    let window = state.config.doi_window();
     let (events, token) = state
         .blocking(move |s| {
             s.append_consent_event(actor, pid, version, &event)?;
             let token = if doi {
-                Some(s.create_doi(
-                    pid,
-                    &key,
-                    &wording,
-                    jiff::SignedDuration::from_hours(24 * DOI_DAYS),
-                )?)
+                Some(s.create_doi(pid, &key, &wording, window)?)
             } else {
                 None
             };
@@ -779,7 +789,7 @@ pub async fn consent_for(
         .await?;
     if let (Some((mailer, to)), Some(token)) = (doi_route, token) {
         let link = format!("{}/consent/confirm?token={token}", state.config.public_url);
-        let (subject, body) = confirmation_mail(purpose, &link);
+        let (subject, body) = confirmation_mail(purpose, &link, state.config.doi_expiry_days);
         state.store.audit(
             AuditEntry::new(auth.actor(), AuditAction::DoiMailSent)
                 .person(pid)
@@ -799,7 +809,7 @@ pub async fn consent_for(
         &purpose.key,
         channel,
         now,
-        &ConsentConfig::default(),
+        &state.config.consent_config(),
     );
     Ok(ConsentOut {
         purpose: purpose.key.clone(),
@@ -817,7 +827,7 @@ pub async fn list_consents(
     auth: Auth,
     ApiPath(id): ApiPath,
 ) -> AppResult<Json<Vec<ConsentOut>>> {
-    use klar_domain::policy::{ConsentConfig, LegalBasis, consent_state};
+    use klar_domain::policy::{LegalBasis, consent_state};
     auth.require(Permission::ReadCrm)?;
     let pid: PersonId = path_id(&id, "person")?;
     state.store.person_kind(pid)?;
@@ -826,6 +836,7 @@ pub async fn list_consents(
         .store
         .audit(AuditEntry::new(auth.actor(), AuditAction::ConsentRead).person(pid));
     let now = state.store.now();
+    let config = state.config.consent_config();
     let mut out = Vec::new();
     for p in state
         .store
@@ -834,7 +845,7 @@ pub async fn list_consents(
         .filter(|p| p.legal_basis == LegalBasis::Consent)
     {
         for c in &p.channels {
-            let st = consent_state(&events, &p.key, *c, now, &ConsentConfig::default());
+            let st = consent_state(&events, &p.key, *c, now, &config);
             let at = events
                 .iter()
                 .rev()
@@ -851,12 +862,13 @@ pub async fn list_consents(
     Ok(Json(out))
 }
 
-/// How long a double opt-in link stays valid, in days (LAW.md table 2c).
-pub const DOI_DAYS: i64 = 30;
+/// How long a double opt-in link stays valid by default, in days (LAW.md table 2c);
+/// `WebConfig::doi_expiry_days` holds the configured value.
+pub const DOI_DAYS: u16 = 30;
 
 /// The confirmation mail: neutral, without advertising (LAW.md table 2c), in German and
 /// English since the person's language is not known.
-pub fn confirmation_mail(purpose: &Purpose, link: &str) -> (String, String) {
+pub fn confirmation_mail(purpose: &Purpose, link: &str, days: u16) -> (String, String) {
     let subject =
         "Bitte bestätigen Sie Ihre Einwilligung / Please confirm your consent".to_string();
     let body = format!(
@@ -869,7 +881,6 @@ pub fn confirmation_mail(purpose: &Purpose, link: &str) -> (String, String) {
          {days} days.\n",
         de = purpose.name_de,
         en = purpose.name_en,
-        days = DOI_DAYS,
     );
     (subject, body)
 }

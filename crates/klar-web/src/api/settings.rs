@@ -147,7 +147,7 @@ pub async fn get_ropa(
         }
     };
     let route = state.config.mail_route;
-    let days = state.config.doi_days;
+    let days = u32::from(state.config.doi_expiry_days);
     let actor = auth.actor();
     let ropa = state
         .blocking(move |s| {

@@ -743,11 +743,19 @@ fn may_we(
     facts: &klar_domain::policy::PersonFacts,
 ) -> Vec<MayWeRow> {
     let now = state.store.now();
+    let config = state.config.consent_config();
     let en = p.t.lang() == "en";
     let mut rows = Vec::new();
     for purpose in purposes.iter().filter(|x| x.active) {
         for channel in &purpose.channels {
-            let d = klar_domain::policy::decide(facts, purposes, &purpose.key, *channel, now);
+            let d = klar_domain::policy::decide_with(
+                &config,
+                facts,
+                purposes,
+                &purpose.key,
+                *channel,
+                now,
+            );
             state.store.audit(AuditEntry::decision(
                 p.actor(),
                 pid,

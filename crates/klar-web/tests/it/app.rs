@@ -1,7 +1,8 @@
 //! `TestApp`: a running Klar on a random loopback port with its own data directory.
 
 use klar_crypto::PasswordParams;
-use klar_domain::clock::SystemClock;
+use klar_domain::Clock;
+use klar_domain::clock::{ManualClock, SystemClock};
 use klar_domain::role::Role;
 use klar_store::{Store, StoreConfig};
 use serde_json::Value;
@@ -24,23 +25,46 @@ pub struct Resp {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(None).await
+        Self::spawn_with(None, Arc::new(SystemClock), None).await
     }
 
     /// A running Klar whose mail goes to a real SMTP server on loopback.
     pub async fn spawn_with_smtp() -> (TestApp, crate::support::smtp::SmtpSink) {
         let sink = crate::support::smtp::SmtpSink::start().await;
-        (Self::spawn_with(Some(sink.url())).await, sink)
+        (
+            Self::spawn_with(Some(sink.url()), Arc::new(SystemClock), None).await,
+            sink,
+        )
     }
 
-    async fn spawn_with(smtp_url: Option<String>) -> TestApp {
+    /// Like [`TestApp::spawn_with_smtp`], on a clock the test advances, with double opt-in
+    /// links valid for `doi_expiry_days`.
+    pub async fn spawn_with_clock(
+        clock: Arc<ManualClock>,
+        doi_expiry_days: u16,
+    ) -> (TestApp, crate::support::smtp::SmtpSink) {
+        let sink = crate::support::smtp::SmtpSink::start().await;
+        (
+            Self::spawn_with(Some(sink.url()), clock, Some(doi_expiry_days)).await,
+            sink,
+        )
+    }
+
+    async fn spawn_with(
+        smtp_url: Option<String>,
+        clock: Arc<dyn Clock>,
+        doi_expiry_days: Option<u16>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&StoreConfig::new(dir.path()), Arc::new(SystemClock)).unwrap();
+        let store = Store::open(&StoreConfig::new(dir.path()), clock).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let mut config = klar_web::WebConfig::new(base.clone());
         config.password_params = PasswordParams::cheap();
+        if let Some(days) = doi_expiry_days {
+            config.doi_expiry_days = days;
+        }
         let mut state = klar_web::AppState::new(store.clone(), config);
         if let Some(url) = smtp_url {
             state = state

@@ -145,3 +145,119 @@ async fn an_admin_renames_a_stage_in_its_table_row_and_adds_one() {
     );
     b.quit().await.unwrap();
 }
+
+/// The gate's answer for the newsletter by email, through the API.
+async fn newsletter_decision(app: &TestApp, token: &str, id: &str) -> serde_json::Value {
+    app.call(
+        "GET",
+        &format!("/api/v1/persons/{id}/decision?purpose=newsletter&channel=email"),
+        Some(token),
+        None,
+    )
+    .await
+    .body
+}
+
+/// Waits for `css` and returns its text, which must be one of the German or English wording
+/// (the browser picks the page language from its own settings).
+async fn text_in_either_language(b: &Browser, css: &str, de: &str, en: &str) -> String {
+    let el = b.wait_for(css, None, WAIT).await.unwrap();
+    let text = b.text(&el).await.unwrap();
+    assert!(
+        text.contains(de) || text.contains(en),
+        "{css}: {text:?} is neither {de:?} nor {en:?}"
+    );
+    text
+}
+
+/// The double opt-in as the person experiences it: the link from the mail opens a page with
+/// a button; loading it confirms nothing, pressing the button does, and only once.
+#[tokio::test]
+async fn the_person_confirms_an_email_consent_by_the_button_on_the_linked_page_once() {
+    let Some(b) = Browser::start().await.unwrap() else {
+        eprintln!("skipped: no chromedriver (set KLAR_REQUIRE_BROWSER=1 to make this a failure)");
+        return;
+    };
+    let (app, smtp) = TestApp::spawn_with_smtp().await;
+    let t = app.sales_token();
+    let p = app
+        .create_person(
+            &t,
+            serde_json::json!({"last_name": "Klickt", "email": "klickt@kunde.example"}),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/persons/{id}/consents"),
+            Some(&t),
+            Some(serde_json::json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "nl-1", "evidence": "Messeformular 17"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["state"].as_str()),
+        (201, Some("pending")),
+        "{}",
+        r.body
+    );
+
+    let mails = smtp.all();
+    assert_eq!(mails.len(), 1);
+    let link = mails[0]
+        .data
+        .replace("=\r\n", "")
+        .replace("=3D", "=")
+        .split_whitespace()
+        .find(|w| w.contains("/consent/confirm?token="))
+        .expect("a confirmation link in the mail")
+        .to_string();
+
+    b.goto(&link).await.unwrap();
+    let button = b
+        .wait_for(
+            "form[action='/consent/confirm'] button[type=submit]",
+            None,
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let label = b.text(&button).await.unwrap();
+    assert!(
+        label.contains("Ja, ich bestätige") || label.contains("Yes, I confirm"),
+        "{label:?}"
+    );
+    // A browser (or a mail scanner) loading the page confirms nothing.
+    assert_eq!(
+        newsletter_decision(&app, &t, id).await["reason_code"],
+        "consent_pending"
+    );
+
+    b.click(&button).await.unwrap();
+    text_in_either_language(
+        &b,
+        "p[role=status]",
+        "Ihre Einwilligung ist bestätigt",
+        "Your consent is confirmed",
+    )
+    .await;
+    let d = newsletter_decision(&app, &t, id).await;
+    assert_eq!(
+        (d["allowed"].as_bool(), d["legal_basis"].as_str()),
+        (Some(true), Some("consent")),
+        "{d}"
+    );
+
+    // The link is used up: opening it again shows a refusal and no button.
+    b.goto(&link).await.unwrap();
+    text_in_either_language(&b, "p[role=status]", "bereits verwendet", "already used").await;
+    assert!(
+        b.find("form[action='/consent/confirm'] button")
+            .await
+            .is_err(),
+        "a used link offers no button"
+    );
+    let events = app.store.consent_events(id.parse().unwrap()).unwrap();
+    assert_eq!(events.len(), 2, "grant and one confirmation: {events:?}");
+    b.quit().await.unwrap();
+}
