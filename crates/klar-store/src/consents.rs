@@ -28,42 +28,63 @@ impl Store {
         e: &ConsentEvent,
     ) -> Result<String> {
         let id = self.next_id().to_string();
+        self.db
+            .write(|c| self.insert_event(c, &id, pid, purpose_version, e, actor))?;
+        self.event_recorded(actor, pid, &id, e);
+        Ok(id)
+    }
+
+    /// Writes one event inside the caller's transaction; `NotFound` when the person (and
+    /// so her key) is gone.
+    fn insert_event(
+        &self,
+        c: &crate::db::Conn<'_>,
+        id: &str,
+        pid: PersonId,
+        purpose_version: u32,
+        e: &ConsentEvent,
+        actor: Actor,
+    ) -> Result<()> {
         let sid = pid.to_string();
-        self.db.write(|c| {
-            let key = c
-                .query_opt("SELECT wrapped_key FROM person_keys WHERE person_id = $1", &[sid.as_str().into()])?
-                .ok_or(StoreError::NotFound)?;
-            let evidence = match &e.evidence {
-                None => Val::Null,
-                Some(text) => {
-                    let dek = self.keys.unwrap(&WrappedKey(key.get(0)?), &sid)?;
-                    Val::Blob(dek.seal(&ctx(&id), text.as_bytes(), &mut rand::rngs::OsRng)?)
-                }
-            };
-            c.execute(
-                "INSERT INTO consent_events (id, person_id, purpose, purpose_version, channel, kind, source, wording_version, evidence, actor, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                &[
-                    id.as_str().into(),
-                    sid.as_str().into(),
-                    e.purpose.as_str().into(),
-                    Val::Int(i64::from(purpose_version)),
-                    e.channel.as_str().into(),
-                    e.kind.as_str().into(),
-                    e.source.as_str().into(),
-                    e.wording_version.as_str().into(),
-                    evidence,
-                    actor.user_id.map(|u| u.to_string()).into(),
-                    Val::Int(ms(e.at)),
-                ],
-            )?;
-            Ok(())
-        })?;
+        let key = c
+            .query_opt(
+                "SELECT wrapped_key FROM person_keys WHERE person_id = $1",
+                &[sid.as_str().into()],
+            )?
+            .ok_or(StoreError::NotFound)?;
+        let evidence = match &e.evidence {
+            None => Val::Null,
+            Some(text) => {
+                let dek = self.keys.unwrap(&WrappedKey(key.get(0)?), &sid)?;
+                Val::Blob(dek.seal(&ctx(id), text.as_bytes(), &mut rand::rngs::OsRng)?)
+            }
+        };
+        c.execute(
+            "INSERT INTO consent_events (id, person_id, purpose, purpose_version, channel, kind, source, wording_version, evidence, actor, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                id.into(),
+                sid.as_str().into(),
+                e.purpose.as_str().into(),
+                Val::Int(i64::from(purpose_version)),
+                e.channel.as_str().into(),
+                e.kind.as_str().into(),
+                e.source.as_str().into(),
+                e.wording_version.as_str().into(),
+                evidence,
+                actor.user_id.map(|u| u.to_string()).into(),
+                Val::Int(ms(e.at)),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Logs (ids only) and audits an event once its transaction committed.
+    fn event_recorded(&self, actor: Actor, pid: PersonId, id: &str, e: &ConsentEvent) {
         tracing::info!(person_id = %pid, purpose = e.purpose.as_str(), channel = e.channel.as_str(), kind = e.kind.as_str(), "consent event");
-        let who = if e.source == ConsentSource::Person && actor.user_id.is_none() {
-            AuditActor::DataSubject
-        } else {
-            AuditActor::from(actor)
+        let who = match e.source {
+            ConsentSource::Person if actor.user_id.is_none() => AuditActor::DataSubject,
+            _ => AuditActor::from(actor),
         };
         let action = match e.kind {
             ConsentEventKind::Grant => AuditAction::ConsentGrant,
@@ -74,12 +95,11 @@ impl Store {
         self.audit(
             AuditEntry::new(who, action)
                 .person(pid)
-                .object("consent", &id)
+                .object("consent", id)
                 .purpose(&e.purpose)
                 .channel(e.channel)
                 .outcome(e.source.as_str()),
         );
-        Ok(id)
     }
 
     /// The person's consent ledger, oldest first, evidence decrypted.
@@ -183,37 +203,45 @@ impl Store {
     pub fn confirm_doi(&self, token: &str) -> Result<std::result::Result<DoiRequest, DoiRefusal>> {
         let h = klar_crypto::hash_token(self.keys.session_secret(), token);
         let now = self.now();
+        let purposes = self.purposes()?;
+        let id = self.next_id().to_string();
         let found = self.db.write(|c| {
-            let r = doi_row(c, &h, ms(now))?;
-            if r.is_ok() {
-                let n = c.execute(
-                    "UPDATE doi_requests SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
-                    &[Val::Blob(h.clone()), Val::Int(ms(now))],
-                )?;
-                if n == 0 {
-                    return Ok(Err(DoiRefusal::Used));
-                }
-            }
-            Ok(r)
-        })?;
-        if let Ok(req) = &found {
-            let event = ConsentEvent {
-                at: now,
-                purpose: req.purpose.clone(),
-                channel: req.channel,
-                kind: ConsentEventKind::Confirm,
-                source: ConsentSource::Person,
-                wording_version: req.wording_version.clone(),
-                evidence: Some("double opt-in link".into()),
+            let req = match doi_row(c, &h, ms(now))? {
+                Ok(req) => req,
+                Err(refusal) => return Ok(Err(refusal)),
             };
-            let version = self
-                .purposes()?
+            let n = c.execute(
+                "UPDATE doi_requests SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+                &[Val::Blob(h.clone()), Val::Int(ms(now))],
+            )?;
+            if n == 0 {
+                return Ok(Err(DoiRefusal::Used));
+            }
+            let event = confirmation(&req, now);
+            let version = purposes
                 .iter()
                 .find(|p| p.key == req.purpose)
                 .map_or(1, |p| p.version);
-            self.append_consent_event(Actor::system(), req.person_id, version, &event)?;
+            // Marking the link used and recording the confirmation commit together.
+            self.insert_event(c, &id, req.person_id, version, &event, Actor::system())?;
+            Ok(Ok(req))
+        })?;
+        if let Ok(req) = &found {
+            self.event_recorded(Actor::system(), req.person_id, &id, &confirmation(req, now));
         }
         Ok(found)
+    }
+}
+
+fn confirmation(req: &DoiRequest, at: jiff::Timestamp) -> ConsentEvent {
+    ConsentEvent {
+        at,
+        purpose: req.purpose.clone(),
+        channel: req.channel,
+        kind: ConsentEventKind::Confirm,
+        source: ConsentSource::Person,
+        wording_version: req.wording_version.clone(),
+        evidence: Some("double opt-in link".into()),
     }
 }
 
@@ -312,7 +340,15 @@ impl Store {
                 .find(|p| p.key == d.purpose)
                 .map_or(1, |p| p.version);
             let id = self.next_id().to_string();
-            let sid = d.person_id.to_string();
+            let event = ConsentEvent {
+                at: from_ms(d.expires_at)?,
+                purpose: d.purpose.clone(),
+                channel: d.channel,
+                kind: ConsentEventKind::Expire,
+                source: ConsentSource::System,
+                wording_version: d.wording_version.clone(),
+                evidence: Some("double opt-in not confirmed before its expiry".into()),
+            };
             let wrote = self.db.write(|c| {
                 let claimed = c.execute(
                     "UPDATE doi_requests SET lapsed_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND lapsed_at IS NULL",
@@ -322,40 +358,15 @@ impl Store {
                     return Ok(false);
                 }
                 // An erased person has no key any more: nothing to record for her.
-                let Some(key) = c.query_opt(
-                    "SELECT wrapped_key FROM person_keys WHERE person_id = $1",
-                    &[sid.as_str().into()],
-                )?
-                else {
-                    return Ok(false);
-                };
-                let dek = self.keys.unwrap(&WrappedKey(key.get(0)?), &sid)?;
-                let evidence = dek.seal(
-                    &ctx(&id),
-                    b"double opt-in not confirmed before its expiry",
-                    &mut rand::rngs::OsRng,
-                )?;
-                c.execute(
-                    "INSERT INTO consent_events (id, person_id, purpose, purpose_version, channel, kind, source, wording_version, evidence, actor, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                    &[
-                        id.as_str().into(),
-                        sid.as_str().into(),
-                        d.purpose.as_str().into(),
-                        Val::Int(i64::from(version)),
-                        d.channel.as_str().into(),
-                        ConsentEventKind::Expire.as_str().into(),
-                        ConsentSource::System.as_str().into(),
-                        d.wording_version.as_str().into(),
-                        Val::Blob(evidence),
-                        Val::Null,
-                        Val::Int(d.expires_at),
-                    ],
-                )?;
+                match self.insert_event(c, &id, d.person_id, version, &event, Actor::system()) {
+                    Ok(()) => {}
+                    Err(StoreError::NotFound) => return Ok(false),
+                    Err(e) => return Err(e),
+                }
                 Ok(true)
             })?;
             if wrote {
-                tracing::info!(person_id = %d.person_id, purpose = d.purpose.as_str(), channel = d.channel.as_str(), kind = "expire", "consent event");
+                self.event_recorded(Actor::system(), d.person_id, &id, &event);
                 appended += 1;
             }
         }
