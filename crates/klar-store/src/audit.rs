@@ -73,10 +73,15 @@ pub enum AuditAction {
     Logout,
     AuditRead,
     RopaRead,
+    InterestAssessment,
+    PresumedConsent,
+    AdvertisingMarker,
+    ExistingCustomer,
+    WordingCreate,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 29] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -101,6 +106,11 @@ impl AuditAction {
         Self::Logout,
         Self::AuditRead,
         Self::RopaRead,
+        Self::InterestAssessment,
+        Self::PresumedConsent,
+        Self::AdvertisingMarker,
+        Self::ExistingCustomer,
+        Self::WordingCreate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -129,6 +139,11 @@ impl AuditAction {
             Self::Logout => "logout",
             Self::AuditRead => "audit.read",
             Self::RopaRead => "ropa.read",
+            Self::InterestAssessment => "interest_assessment",
+            Self::PresumedConsent => "presumed_consent",
+            Self::AdvertisingMarker => "advertising_marker",
+            Self::ExistingCustomer => "existing_customer",
+            Self::WordingCreate => "wording.create",
         }
     }
 

@@ -13,6 +13,7 @@ pub mod custom_fields;
 pub mod db;
 pub mod deals;
 pub mod error;
+pub mod grounds;
 pub mod idempotency;
 pub mod migrate;
 pub mod organizations;
@@ -22,6 +23,7 @@ pub mod privacy;
 pub mod purposes;
 pub mod settings;
 pub mod users;
+pub mod wordings;
 
 mod open;
 

@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000007_doi_lapse",
         sql: include_str!("../migrations/m20261130_000007_doi_lapse.sql"),
     },
+    Migration {
+        version: 8,
+        name: "m20261130_000008_grounds_and_wordings",
+        sql: include_str!("../migrations/m20261130_000008_grounds_and_wordings.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

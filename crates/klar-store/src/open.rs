@@ -126,6 +126,7 @@ impl Store {
         };
         store.ensure_default_pipeline()?;
         store.ensure_default_purposes()?;
+        store.ensure_default_wordings()?;
         Ok(store)
     }
 

@@ -161,6 +161,16 @@ impl Store {
 
     /// The same for a person already read (no second decryption).
     pub fn privacy_facts_of(&self, person: &klar_domain::records::Person) -> Result<PersonFacts> {
+        self.privacy_facts_for(person, None)
+    }
+
+    /// The facts for a message about goods of `goods_class` (the §7(3) UWG similarity
+    /// check needs it; without one, the existing-customer exception does not apply).
+    pub fn privacy_facts_for(
+        &self,
+        person: &klar_domain::records::Person,
+        goods_class: Option<&str>,
+    ) -> Result<PersonFacts> {
         let pid = person.id;
         let mut facts = PersonFacts::new(Some(person.kind));
         facts.restricted = self.restriction(pid)?.is_some();
@@ -179,6 +189,18 @@ impl Store {
             .collect::<Result<_>>()?;
         facts.suppressed = self.suppressed_channels(&person.personal)?;
         facts.consents = self.consent_events(pid)?;
+        facts.contract = self.contract_relationship(pid, person.kind, person.organization_id)?;
+        facts.interest_assessments = self.assessed_purposes()?;
+        facts.presumed_consent = self.presumed_consent(pid)?;
+        facts.no_advertising_marker = self.has_advertising_marker(pid)?;
+        let primary = person.personal.emails.first().map(|e| {
+            self.keys
+                .blind()
+                .compute(BlindKind::Email, &e.value.normalized())
+        });
+        facts.existing_customer = self
+            .existing_customer(pid)?
+            .map(|r| r.for_message(primary.as_deref(), goods_class));
         Ok(facts)
     }
 

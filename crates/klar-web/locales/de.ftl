@@ -255,6 +255,7 @@ privacy-action = Vorgang
 privacy-grant = erteilt
 privacy-withdraw = widerrufen
 privacy-wording = Gezeigte Textfassung
+privacy-wording-hint = Der Text, den die Person beim Einwilligen gesehen hat; neue Fassungen legt die oder der Datenschutzbeauftragte an.
 privacy-evidence = Nachweis (Verweis auf das unterschriebene Formular, die Aufzeichnung …)
 privacy-email-doi = Eine E-Mail-Einwilligung bestätigt die Person selbst über einen Link in einer E-Mail (Double-Opt-in).
 privacy-objection = Widerspruch (Art. 21 DSGVO)

@@ -255,6 +255,7 @@ privacy-action = Action
 privacy-grant = given
 privacy-withdraw = withdrawn
 privacy-wording = Wording version shown
+privacy-wording-hint = The text the person saw when consenting; the privacy officer stores new versions.
 privacy-evidence = Proof (reference to the signed form, recording …)
 privacy-email-doi = An email consent is confirmed by the person through a mail with a link (double opt-in).
 privacy-objection = Objection (Art. 21 GDPR)

@@ -12,7 +12,9 @@ pub use gate::{
     ContractRelationship, Decision, ExistingCustomer, Objection, ObjectionScope, PersonFacts,
     PresumedConsent, ReasonCode, decide, decide_with,
 };
-pub use purpose::{Channel, LegalBasis, Purpose, default_purposes, parse_purpose_key};
+pub use purpose::{
+    Channel, LegalBasis, Purpose, default_purposes, default_wordings, parse_purpose_key,
+};
 
 #[cfg(test)]
 mod gate_tests;

@@ -335,6 +335,48 @@ pub fn default_purposes() -> Vec<Purpose> {
 }
 
 /// Finds the purpose with `key`.
+/// The consent wordings of a new installation: `(purpose, version, locale, text)`.
+/// Each is the sentence beside the checkbox (never pre-ticked) a person ticks to consent.
+pub fn default_wordings() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
+    vec![
+        (
+            "newsletter",
+            "newsletter-de-1",
+            "de",
+            "Ja, ich möchte den Newsletter per E-Mail erhalten. Meine Einwilligung kann ich jederzeit \
+             ohne Kosten widerrufen, z. B. über den Abmeldelink in jeder E-Mail.",
+        ),
+        (
+            "newsletter",
+            "newsletter-en-1",
+            "en",
+            "Yes, I would like to receive the newsletter by email. I can withdraw my consent at any time \
+             free of charge, e.g. through the unsubscribe link in every email.",
+        ),
+        (
+            "phone_marketing",
+            "phone_marketing-de-1",
+            "de",
+            "Ja, Sie dürfen mich telefonisch zu Ihren Angeboten kontaktieren. Meine Einwilligung kann ich \
+             jederzeit ohne Kosten widerrufen.",
+        ),
+        (
+            "profiling",
+            "profiling-de-1",
+            "de",
+            "Ja, Sie dürfen meine Angaben und Interaktionen auswerten, um mir passende Angebote zu machen. \
+             Meine Einwilligung kann ich jederzeit ohne Kosten widerrufen.",
+        ),
+        (
+            "email_tracking",
+            "email_tracking-de-1",
+            "de",
+            "Ja, Sie dürfen messen, ob ich Ihre E-Mails öffne und welche Links ich anklicke. Meine \
+             Einwilligung kann ich jederzeit ohne Kosten widerrufen.",
+        ),
+    ]
+}
+
 pub fn find<'a>(purposes: &'a [Purpose], key: &str) -> Option<&'a Purpose> {
     purposes.iter().find(|p| p.key == key)
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod common;
 pub mod config;
 pub mod deals;
+pub mod grounds;
 pub mod organizations;
 pub mod persons;
 pub mod privacy;
@@ -88,6 +89,32 @@ pub fn router() -> Router<AppState> {
                 .post(privacy::restrict_person)
                 .delete(privacy::lift_restriction),
         )
+        .route(
+            "/purposes/{key}/assessment",
+            get(grounds::get_assessment)
+                .put(grounds::put_assessment)
+                .delete(grounds::delete_assessment),
+        )
+        .route(
+            "/purposes/{key}/wordings",
+            get(grounds::list_wordings).post(grounds::create_wording),
+        )
+        .route("/persons/{id}/grounds", get(grounds::get_grounds))
+        .route(
+            "/persons/{id}/presumed-consent",
+            axum::routing::put(grounds::put_presumed_consent)
+                .delete(grounds::delete_presumed_consent),
+        )
+        .route(
+            "/persons/{id}/advertising-marker",
+            axum::routing::put(grounds::put_advertising_marker)
+                .delete(grounds::delete_advertising_marker),
+        )
+        .route(
+            "/persons/{id}/existing-customer",
+            axum::routing::put(grounds::put_existing_customer)
+                .delete(grounds::delete_existing_customer),
+        )
         .route("/audit", get(audit::list_audit))
         .route("/ropa", get(settings::get_ropa))
         .route(
@@ -114,7 +141,12 @@ pub fn router() -> Router<AppState> {
         privacy::list_purposes, privacy::create_purpose, privacy::update_purpose, privacy::person_decision, privacy::create_objection, privacy::list_objections,
         privacy::get_restriction, privacy::restrict_person, privacy::lift_restriction,
         privacy::record_consent, privacy::list_consents,
-        audit::list_audit, settings::get_ropa, settings::get_installation, settings::put_installation,
+        audit::list_audit,
+        grounds::get_assessment, grounds::put_assessment, grounds::delete_assessment,
+        grounds::list_wordings, grounds::create_wording, grounds::get_grounds,
+        grounds::put_presumed_consent, grounds::delete_presumed_consent,
+        grounds::put_advertising_marker, grounds::delete_advertising_marker,
+        grounds::put_existing_customer, grounds::delete_existing_customer, settings::get_ropa, settings::get_installation, settings::put_installation,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

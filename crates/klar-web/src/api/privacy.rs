@@ -1,5 +1,5 @@
-//! The purposes registry and the policy gate's decisions, read-only for now: recording
-//! consents, objections and restrictions comes with the rest of the privacy core.
+//! The purposes registry, the policy gate's decisions, and recording what the gate decides
+//! from: consents (with double opt-in), objections and the restriction of processing.
 
 use super::common::path_id;
 use crate::AppState;
@@ -109,6 +109,9 @@ pub struct DecisionQuery {
     pub purpose: String,
     /// `email`, `phone`, `sms` or `post`.
     pub channel: String,
+    /// The goods class a message would advertise; needed for the §7(3) UWG
+    /// existing-customer exception (same class as the sale).
+    pub goods_class: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -155,10 +158,14 @@ pub async fn person_decision(
     let Some(channel) = channel.filter(|_| errs.is_empty()) else {
         return Err(AppError::Invalid(errs));
     };
-    let facts = state.store.privacy_facts(pid).map_err(|e| match e {
-        klar_store::StoreError::NotFound => AppError::NotFound("no person with this id".into()),
-        other => other.into(),
-    })?;
+    let facts = state
+        .store
+        .get_person(pid)
+        .and_then(|p| state.store.privacy_facts_for(&p, q.goods_class.as_deref()))
+        .map_err(|e| match e {
+            klar_store::StoreError::NotFound => AppError::NotFound("no person with this id".into()),
+            other => other.into(),
+        })?;
     let now = state.store.now();
     let d = decide_with(
         &state.config.consent_config(),
@@ -719,6 +726,11 @@ pub async fn consent_for(
                 "wording_version",
                 "a grant names the wording the person was shown",
             );
+        } else if let Some(p) = purpose.filter(|p| p.legal_basis == LegalBasis::Consent) {
+            match state.store.wording(&wording)? {
+                Some(w) if w.purpose == p.key => {}
+                _ => errs.push("wording_version", "is not a stored wording of this purpose"),
+            }
         }
         if source != Some(ConsentSource::Person) && evidence.is_none() {
             errs.push(

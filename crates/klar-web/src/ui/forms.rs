@@ -466,6 +466,15 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "must be an RFC 3339 instant",
         "muss ein Zeitpunkt nach RFC 3339 sein (z. B. 2026-11-30T09:00:00Z)",
     ),
+    ("must be json or md", "muss json oder md sein"),
+    (
+        "is not a stored wording of this purpose",
+        "ist keine hinterlegte Einwilligungsformulierung dieses Zwecks",
+    ),
+    (
+        "this wording version is already stored with another text or purpose; a stored version never changes, use a new version",
+        "diese Fassung ist bereits mit einem anderen Text oder Zweck hinterlegt; eine hinterlegte Fassung ändert sich nie, bitte eine neue Fassung anlegen",
+    ),
     // klar-web API
     (
         "give either email or emails, not both",

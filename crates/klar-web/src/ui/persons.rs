@@ -721,6 +721,8 @@ pub struct PersonShowPage {
     pub may_we: Vec<MayWeRow>,
     /// Purposes that rest on consent, `(key, name)`, for the consent form.
     pub consent_purposes: Vec<(String, String)>,
+    /// Stored consent wordings as `(version, "purpose: version (locale)")`.
+    pub wordings: Vec<(String, String)>,
     /// All active purposes, `(key, name)`, for the objection form.
     pub all_purposes: Vec<(String, String)>,
     pub privacy_error: String,
@@ -888,9 +890,20 @@ pub(super) fn show_with(
             .map(|x| (x.key.clone(), name(x)))
             .collect();
         let all_purposes = active.iter().map(|x| (x.key.clone(), name(x))).collect();
+        let wordings = state
+            .store
+            .all_wordings()?
+            .into_iter()
+            .filter_map(|w| {
+                let purpose = active.iter().find(|x| x.key == w.purpose)?;
+                let label = format!("{}: {} ({})", name(purpose), w.version, w.locale);
+                Some((w.version, label))
+            })
+            .collect();
         let privacy_error = privacy_error.clone();
         Ok(PersonShowPage {
             consent_purposes,
+            wordings,
             all_purposes,
             privacy_error,
             restriction,

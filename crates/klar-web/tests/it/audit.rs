@@ -113,7 +113,7 @@ async fn consent_events_objections_and_restriction_are_in_the_trail() {
     let id = p["id"].as_str().unwrap();
     let consent = |action: &str| {
         json!({"purpose": "phone_marketing", "channel": "phone", "action": action, "source": "staff",
-               "wording_version": "tel-2026-01", "evidence": "Aufnahme 2026-11-29-0815"})
+               "wording_version": "phone_marketing-de-1", "evidence": "Aufnahme 2026-11-29-0815"})
     };
     for action in ["grant", "withdraw"] {
         let r = app

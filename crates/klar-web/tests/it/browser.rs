@@ -192,7 +192,7 @@ async fn the_person_confirms_an_email_consent_by_the_button_on_the_linked_page_o
             "POST",
             &format!("/api/v1/persons/{id}/consents"),
             Some(&t),
-            Some(serde_json::json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "nl-1", "evidence": "Messeformular 17"})),
+            Some(serde_json::json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "newsletter-de-1", "evidence": "Messeformular 17"})),
         )
         .await;
     assert_eq!(

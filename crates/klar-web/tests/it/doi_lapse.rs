@@ -32,7 +32,7 @@ async fn grant_newsletter(app: &TestApp, t: &str, id: &str) {
             "POST",
             &format!("/api/v1/persons/{id}/consents"),
             Some(t),
-            Some(json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "nl-1", "evidence": "Messeformular 17"})),
+            Some(json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "newsletter-de-1", "evidence": "Messeformular 17"})),
         )
         .await;
     assert_eq!(
@@ -136,7 +136,7 @@ async fn an_unconfirmed_email_grant_lapses_after_the_configured_days_and_the_led
     let lapsed = expiries(&app, &waiting);
     assert_eq!(lapsed.len(), 1, "exactly one expire event: {lapsed:?}");
     assert_eq!(lapsed[0].source, ConsentSource::System);
-    assert_eq!(lapsed[0].wording_version, "nl-1");
+    assert_eq!(lapsed[0].wording_version, "newsletter-de-1");
     assert_eq!(
         lapsed[0].at,
         t0.checked_add(hours(7 * 24)).unwrap(),
@@ -201,7 +201,7 @@ async fn the_lapse_of_an_old_link_does_not_end_a_newer_pending_grant_or_a_given_
             "POST",
             &format!("/api/v1/persons/{active}/consents"),
             Some(&t),
-            Some(json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "nl-2", "evidence": "Messeformular 18"})),
+            Some(json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "newsletter-en-1", "evidence": "Messeformular 18"})),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);

@@ -14,6 +14,7 @@ mod config;
 mod deals;
 mod doi_lapse;
 mod fuzz;
+mod grounds;
 mod mail;
 mod openapi;
 mod organizations_activities;

@@ -564,7 +564,7 @@ async fn phone_consent_with_proof_allows_the_call_and_a_withdrawal_stops_it_at_o
     let id = p["id"].as_str().unwrap();
     let path = format!("/api/v1/persons/{id}/consents");
     let grant = json!({"purpose": "phone_marketing", "channel": "phone", "action": "grant", "source": "staff",
-        "wording_version": "tel-2026-01", "evidence": "Aufzeichnung 2026-11-29-0042"});
+        "wording_version": "phone_marketing-de-1", "evidence": "Aufzeichnung 2026-11-29-0042"});
     let r = app.call("POST", &path, Some(&t), Some(grant)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["state"], "given");
@@ -622,7 +622,7 @@ async fn an_email_grant_is_confirmed_only_by_the_button_on_the_page_the_mail_lin
         )
         .await;
     let id = p["id"].as_str().unwrap();
-    let grant = json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "nl-1", "evidence": "Messeformular 17"});
+    let grant = json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "newsletter-de-1", "evidence": "Messeformular 17"});
     let r = app
         .call(
             "POST",
@@ -706,7 +706,7 @@ async fn without_a_mail_server_an_email_grant_is_refused_clearly_and_nothing_is_
             json!({"last_name": "Ohnepost", "email": "o@kunde.example"}),
         )
         .await;
-    let grant = json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "nl-1", "evidence": "x"});
+    let grant = json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "newsletter-de-1", "evidence": "x"});
     let r = app
         .call(
             "POST",
@@ -744,8 +744,13 @@ async fn consent_records_without_proof_or_for_the_wrong_purpose_are_refused_and_
     assert_eq!(f, vec!["evidence", "wording_version"]);
     let r = app.call("POST", &path, Some(&t), Some(json!({"purpose": "contract", "channel": "email", "action": "grant", "wording_version": "x", "evidence": "y"}))).await;
     assert_eq!(r.problem(422), vec!["purpose"]);
-    let r = app.call("POST", &path, Some(&t), Some(json!({"purpose": "newsletter", "channel": "phone", "action": "grant", "wording_version": "x", "evidence": "y"}))).await;
+    let r = app.call("POST", &path, Some(&t), Some(json!({"purpose": "newsletter", "channel": "phone", "action": "grant", "wording_version": "newsletter-de-1", "evidence": "y"}))).await;
     assert_eq!(r.problem(422), vec!["channel"]);
+    // The wording must be stored, and stored for this purpose.
+    for version in ["newsletter-de-99", "phone_marketing-de-1"] {
+        let r = app.call("POST", &path, Some(&t), Some(json!({"purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": version, "evidence": "y"}))).await;
+        assert_eq!(r.problem(422), vec!["wording_version"], "{version}");
+    }
     let r = app
         .call(
             "POST",
@@ -768,7 +773,7 @@ async fn consent_evidence_is_not_stored_in_plaintext() {
     let app = TestApp::spawn().await;
     let t = app.sales_token();
     let p = app.create_person(&t, json!({"last_name": "Beweis"})).await;
-    let grant = json!({"purpose": "phone_marketing", "channel": "phone", "action": "grant", "wording_version": "tel-1",
+    let grant = json!({"purpose": "phone_marketing", "channel": "phone", "action": "grant", "wording_version": "phone_marketing-de-1",
         "evidence": "Gesprächsmitschnitt-Quittenbaum-4711"});
     app.call(
         "POST",
@@ -823,7 +828,7 @@ async fn consents_objections_and_restrictions_can_be_recorded_on_the_person_page
         ("purpose", "phone_marketing".into()),
         ("channel", "phone".into()),
         ("action", "grant".into()),
-        ("wording_version", "tel-1".into()),
+        ("wording_version", "phone_marketing-de-1".into()),
         ("evidence", "Formular 12".into()),
     ];
     assert_eq!(
