@@ -264,7 +264,7 @@ pub struct GroundsOut {
     pub interest_assessments: Vec<String>,
 }
 
-fn relationship_str(r: ContractRelationship) -> &'static str {
+pub fn relationship_str(r: ContractRelationship) -> &'static str {
     match r {
         ContractRelationship::None => "none",
         ContractRelationship::Party => "party",
@@ -333,17 +333,28 @@ pub async fn put_presumed_consent(
     ApiPath(id): ApiPath,
     body: ApiJson<PresumedConsentBody>,
 ) -> AppResult<Json<PresumedConsentOut>> {
-    auth.require(Permission::WriteCrm)?;
     let pid: PersonId = path_id(&id, "person")?;
+    presumed_consent_for(&state, &auth, pid, &body.value.reason)
+        .await
+        .map(Json)
+}
+
+/// Records presumed consent (API and UI alike).
+pub async fn presumed_consent_for(
+    state: &AppState,
+    auth: &Auth,
+    pid: PersonId,
+    reason: &str,
+) -> AppResult<PresumedConsentOut> {
+    auth.require(Permission::WriteCrm)?;
     if state.store.person_kind(pid)? != PersonKind::Business {
         return Err(invalid(
             "person",
             "presumed consent applies to businesses only; a consumer needs express consent",
         ));
     }
-    ensure_changeable(&state, &auth, pid)?;
-    let reason =
-        klar_domain::text::bounded(&body.value.reason, 1000).map_err(|e| invalid("reason", e.0))?;
+    ensure_changeable(state, auth, pid)?;
+    let reason = klar_domain::text::bounded(reason, 1000).map_err(|e| invalid("reason", e.0))?;
     if reason.chars().count() < 10 {
         return Err(invalid(
             "reason",
@@ -354,12 +365,12 @@ pub async fn put_presumed_consent(
     let p = state
         .blocking(move |s| Ok(s.record_presumed_consent(actor, pid, &reason)?))
         .await?;
-    Ok(Json(PresumedConsentOut {
+    Ok(PresumedConsentOut {
         reason: p.reason,
         author: p.author,
         recorded_at: p.recorded_at.to_string(),
         ended_at: None,
-    }))
+    })
 }
 
 /// Ends the presumed consent (e.g. the relationship it rested on ended).
@@ -370,16 +381,26 @@ pub async fn delete_presumed_consent(
     auth: Auth,
     ApiPath(id): ApiPath,
 ) -> AppResult<StatusCode> {
-    auth.require(Permission::WriteCrm)?;
     let pid: PersonId = path_id(&id, "person")?;
+    end_presumed_consent_for(&state, &auth, pid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends presumed consent (API and UI alike).
+pub async fn end_presumed_consent_for(
+    state: &AppState,
+    auth: &Auth,
+    pid: PersonId,
+) -> AppResult<()> {
+    auth.require(Permission::WriteCrm)?;
     state.store.person_kind(pid)?;
-    ensure_changeable(&state, &auth, pid)?;
+    ensure_changeable(state, auth, pid)?;
     let actor = auth.actor();
     if state
         .blocking(move |s| Ok(s.end_presumed_consent(actor, pid)?))
         .await?
     {
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     } else {
         Err(AppError::NotFound(
             "this person has no presumed consent in force".into(),
@@ -395,7 +416,9 @@ pub async fn put_advertising_marker(
     auth: Auth,
     ApiPath(id): ApiPath,
 ) -> AppResult<StatusCode> {
-    set_marker(state, auth, id, true).await
+    let pid: PersonId = path_id(&id, "person")?;
+    marker_for(&state, &auth, pid, true).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Removes the "no advertising" marker.
@@ -406,19 +429,20 @@ pub async fn delete_advertising_marker(
     auth: Auth,
     ApiPath(id): ApiPath,
 ) -> AppResult<StatusCode> {
-    set_marker(state, auth, id, false).await
+    let pid: PersonId = path_id(&id, "person")?;
+    marker_for(&state, &auth, pid, false).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_marker(state: AppState, auth: Auth, id: String, on: bool) -> AppResult<StatusCode> {
+/// Sets or clears the "no advertising" marker (API and UI alike).
+pub async fn marker_for(state: &AppState, auth: &Auth, pid: PersonId, on: bool) -> AppResult<()> {
     auth.require(Permission::WriteCrm)?;
-    let pid: PersonId = path_id(&id, "person")?;
     state.store.person_kind(pid)?;
-    ensure_changeable(&state, &auth, pid)?;
+    ensure_changeable(state, auth, pid)?;
     let actor = auth.actor();
     state
         .blocking(move |s| Ok(s.set_advertising_marker(actor, pid, on)?))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+        .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
