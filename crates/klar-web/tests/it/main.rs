@@ -20,4 +20,5 @@ mod privacy;
 mod ropa;
 mod ui_forms;
 mod ui_pipeline;
+mod ui_privacy;
 mod users;
