@@ -490,6 +490,8 @@ pub struct PurposePatchBody {
     pub channels: Option<Vec<String>>,
     pub data_categories: Option<Vec<String>>,
     pub retention: Option<String>,
+    /// Advertising (Art. 21(2) objections and §7 UWG apply).
+    pub direct_marketing: Option<bool>,
     pub active: Option<bool>,
 }
 
@@ -517,17 +519,8 @@ fn categories_field(errs: &mut klar_domain::error::Errors, v: &[String]) -> Vec<
         .collect()
 }
 
-/// Define a new purpose (the privacy officer).
-#[utoipa::path(post, path = "/api/v1/purposes", tag = "privacy", request_body = PurposeBody,
-    responses((status = 201, body = PurposeOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_purpose(
-    State(state): State<AppState>,
-    auth: Auth,
-    headers: HeaderMap,
-    body: crate::extract::ApiJson<PurposeBody>,
-) -> AppResult<(axum::http::StatusCode, Json<PurposeOut>)> {
-    auth.require(Permission::ManagePrivacy)?;
-    let b = &body.value;
+/// Checks the body of a new purpose field by field (the API and the purposes page).
+pub fn purpose_from_body(b: &PurposeBody) -> Result<Purpose, klar_domain::DomainError> {
     let mut errs = klar_domain::error::Errors::new();
     let key = errs
         .take("key", klar_domain::policy::parse_purpose_key(&b.key))
@@ -557,6 +550,62 @@ pub async fn create_purpose(
         version: 1,
     };
     errs.finish()?;
+    Ok(p)
+}
+
+/// Applies a change to a purpose, checking each given field (the API and the purposes
+/// page). A changed legal basis is refused by the store.
+pub fn apply_purpose_patch(
+    p: &mut Purpose,
+    b: &PurposePatchBody,
+) -> Result<(), klar_domain::DomainError> {
+    let mut errs = klar_domain::error::Errors::new();
+    if let Some(v) = &b.name_de {
+        p.name_de = text_field(&mut errs, "name_de", v, 100);
+    }
+    if let Some(v) = &b.name_en {
+        p.name_en = text_field(&mut errs, "name_en", v, 100);
+    }
+    if let Some(v) = &b.description_de {
+        p.description_de = text_field(&mut errs, "description_de", v, 1000);
+    }
+    if let Some(v) = &b.description_en {
+        p.description_en = text_field(&mut errs, "description_en", v, 1000);
+    }
+    if let Some(v) = &b.legal_basis
+        && let Some(l) = errs.take("legal_basis", klar_domain::policy::LegalBasis::parse(v))
+    {
+        p.legal_basis = l;
+    }
+    if let Some(v) = &b.channels {
+        p.channels = channels_field(&mut errs, v);
+    }
+    if let Some(v) = &b.data_categories {
+        p.data_categories = categories_field(&mut errs, v);
+    }
+    if let Some(v) = &b.retention {
+        p.retention = text_field(&mut errs, "retention", v, 60);
+    }
+    if let Some(d) = b.direct_marketing {
+        p.direct_marketing = d;
+    }
+    if let Some(a) = b.active {
+        p.active = a;
+    }
+    errs.finish()
+}
+
+/// Define a new purpose (the privacy officer).
+#[utoipa::path(post, path = "/api/v1/purposes", tag = "privacy", request_body = PurposeBody,
+    responses((status = 201, body = PurposeOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_purpose(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: crate::extract::ApiJson<PurposeBody>,
+) -> AppResult<(axum::http::StatusCode, Json<PurposeOut>)> {
+    auth.require(Permission::ManagePrivacy)?;
+    let p = purpose_from_body(&body.value)?;
     let actor = auth.actor();
     let p = state
         .blocking(move |s| Ok(s.create_purpose(actor, &p)?))
@@ -582,42 +631,7 @@ pub async fn update_purpose(
     let b = body.value;
     let actor = auth.actor();
     let p = state
-        .blocking(move |s| {
-            Ok(s.update_purpose(actor, &key, |p| {
-                let mut errs = klar_domain::error::Errors::new();
-                if let Some(v) = &b.name_de {
-                    p.name_de = text_field(&mut errs, "name_de", v, 100);
-                }
-                if let Some(v) = &b.name_en {
-                    p.name_en = text_field(&mut errs, "name_en", v, 100);
-                }
-                if let Some(v) = &b.description_de {
-                    p.description_de = text_field(&mut errs, "description_de", v, 1000);
-                }
-                if let Some(v) = &b.description_en {
-                    p.description_en = text_field(&mut errs, "description_en", v, 1000);
-                }
-                if let Some(v) = &b.legal_basis
-                    && let Some(l) =
-                        errs.take("legal_basis", klar_domain::policy::LegalBasis::parse(v))
-                {
-                    p.legal_basis = l;
-                }
-                if let Some(v) = &b.channels {
-                    p.channels = channels_field(&mut errs, v);
-                }
-                if let Some(v) = &b.data_categories {
-                    p.data_categories = categories_field(&mut errs, v);
-                }
-                if let Some(v) = &b.retention {
-                    p.retention = text_field(&mut errs, "retention", v, 60);
-                }
-                if let Some(a) = b.active {
-                    p.active = a;
-                }
-                errs.finish()
-            })?)
-        })
+        .blocking(move |s| Ok(s.update_purpose(actor, &key, |p| apply_purpose_patch(p, &b))?))
         .await
         .map_err(|e| match e {
             AppError::NotFound(_) => AppError::NotFound("no purpose with this key".into()),

@@ -79,6 +79,12 @@ impl Layout {
             .is_some_and(|r| r.allows(Permission::ManageSettings))
     }
 
+    /// The privacy pages: the record, the installation settings and the purposes for roles
+    /// that manage settings, the audit trail and purpose changes for the privacy officer.
+    pub fn can_see_privacy(&self) -> bool {
+        self.can_manage_settings() || self.can_manage_privacy()
+    }
+
     pub fn is(&self, nav: &str) -> bool {
         self.active == nav
     }

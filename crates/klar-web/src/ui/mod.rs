@@ -3,15 +3,19 @@
 
 pub mod activities;
 pub mod assets;
+pub mod audit;
 pub mod consent;
 pub mod dashboard;
 pub mod deals;
 pub mod forms;
+pub mod installation;
 pub mod layout;
 pub mod organizations;
 pub mod persons;
 pub mod pipeline;
 pub mod privacy;
+pub mod purposes;
+pub mod ropa;
 pub mod session;
 pub mod settings;
 pub mod users;
@@ -127,6 +131,21 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/pipeline/{key}/delete",
             axum::routing::post(pipeline::stage_delete_submit),
+        )
+        .route(
+            "/settings/installation",
+            get(installation::installation_page).post(installation::installation_submit),
+        )
+        .route("/privacy", get(ropa::privacy_hub_page))
+        .route("/privacy/ropa", get(ropa::ropa_page))
+        .route("/privacy/audit", get(audit::audit_list_page))
+        .route(
+            "/privacy/purposes",
+            get(purposes::purposes_list_page).post(purposes::purposes_create_submit),
+        )
+        .route(
+            "/privacy/purposes/{key}",
+            get(purposes::purposes_edit_page).post(purposes::purposes_update_submit),
         )
 }
 

@@ -23,4 +23,5 @@ mod privacy;
 mod ropa;
 mod ui_forms;
 mod ui_pipeline;
+mod ui_privacy;
 mod users;
