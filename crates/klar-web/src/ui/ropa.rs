@@ -167,7 +167,7 @@ pub async fn ropa_page(State(state): State<AppState>, s: UiSession) -> Response 
     }
     let p = s.layout("privacy");
     let route = state.config.mail_route;
-    let days = state.config.doi_days;
+    let days = u32::from(state.config.doi_expiry_days);
     let actor = p.actor();
     let result = state
         .blocking(move |store| {
