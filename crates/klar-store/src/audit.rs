@@ -12,8 +12,8 @@ use crate::error::{Result, StoreError};
 use crate::{Actor, Page, Store, from_ms, ms};
 use klar_domain::ids::{PersonId, UserId};
 use klar_domain::policy::{Channel, Decision};
+use std::sync::Arc;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 
 /// Who acted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,12 +266,15 @@ enum Msg {
 
 /// Hands entries to the background writer; joins it when the last store handle goes.
 pub(crate) struct AuditSink {
-    tx: Mutex<Option<mpsc::Sender<Msg>>>,
-    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    tx: Option<mpsc::Sender<Msg>>,
+    worker: Option<std::thread::JoinHandle<()>>,
 }
 
 /// The most entries the writer puts into one transaction.
-const BATCH: usize = 2048;
+const BATCH: usize = 4096;
+
+/// How long the writer waits for more entries before it commits a batch.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl AuditSink {
     pub(crate) fn start(db: Arc<Db>) -> Result<Self> {
@@ -281,27 +284,29 @@ impl AuditSink {
             .spawn(move || writer(&db, &rx))
             .map_err(|e| StoreError::Config(format!("cannot start the audit writer: {e}")))?;
         Ok(Self {
-            tx: Mutex::new(Some(tx)),
-            worker: Mutex::new(Some(worker)),
+            tx: Some(tx),
+            worker: Some(worker),
         })
     }
 
     fn send(&self, m: Msg) -> bool {
-        match self.tx.lock() {
-            Ok(g) => g.as_ref().is_some_and(|tx| tx.send(m).is_ok()),
-            Err(_) => false,
+        self.tx.as_ref().is_some_and(|tx| tx.send(m).is_ok())
+    }
+
+    /// Ends the writer's lingering now (after a flush request).
+    fn wake(&self) {
+        if let Some(w) = &self.worker {
+            w.thread().unpark();
         }
     }
 }
 
 impl Drop for AuditSink {
     fn drop(&mut self) {
-        if let Ok(mut g) = self.tx.lock() {
-            g.take();
-        }
-        if let Ok(mut w) = self.worker.lock()
-            && let Some(h) = w.take()
-        {
+        // Closing the channel lets the writer commit what is queued and stop.
+        self.tx.take();
+        self.wake();
+        if let Some(h) = self.worker.take() {
             let _ = h.join();
         }
     }
@@ -317,7 +322,14 @@ fn writer(db: &Db, rx: &mpsc::Receiver<Msg>) {
             Ok(Msg::Flush(w)) => waiters.push(w),
             Err(_) => closed = true,
         }
-        // Take whatever else is already queued: under load, batches grow by themselves.
+        // Linger a moment so that one transaction carries many entries, and so that the
+        // request threads sending them never have to wake this thread (a wake-up per entry
+        // costs more than the insert). A flush request skips the wait.
+        if !closed && waiters.is_empty() {
+            // A flush or the closing store unparks the thread early.
+            std::thread::park_timeout(LINGER);
+        }
+        // Whatever is queued by now goes into the same batch.
         while pending.len() < BATCH {
             match rx.try_recv() {
                 Ok(Msg::Entry(s)) => pending.push(s),
@@ -350,18 +362,27 @@ fn writer(db: &Db, rx: &mpsc::Receiver<Msg>) {
     }
 }
 
+/// Rows per INSERT statement: one statement per row costs more than the row.
+const ROWS_PER_INSERT: usize = 64;
+
 fn write_batch(db: &Db, batch: &[Stamped]) -> Result<()> {
     db.write(|c| {
         let mut seq: i64 = c
             .query_one("SELECT COALESCE(MAX(seq), 0) FROM audit_log", &[])?
             .get(0)?;
-        for s in batch {
-            seq += 1;
-            let e = &s.entry;
-            c.execute(
-                "INSERT INTO audit_log (seq, at, actor, action, person_id, object, purpose, channel, rule, outcome) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                &[
+        for chunk in batch.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
+                "INSERT INTO audit_log (seq, at, actor, action, person_id, object, purpose, channel, rule, outcome) VALUES ",
+            );
+            let mut params: Vec<Val> = Vec::with_capacity(chunk.len() * 10);
+            for (i, s) in chunk.iter().enumerate() {
+                seq += 1;
+                let e = &s.entry;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("({})", crate::db::Conn::placeholders(i * 10 + 1, 10)));
+                params.extend([
                     Val::Int(seq),
                     Val::Int(s.at),
                     e.actor.as_string().into(),
@@ -372,8 +393,9 @@ fn write_batch(db: &Db, batch: &[Stamped]) -> Result<()> {
                     e.channel.map(|c| c.as_str()).into(),
                     e.rule.clone().into(),
                     e.outcome.clone().into(),
-                ],
-            )?;
+                ]);
+            }
+            c.execute(&sql, &params)?;
         }
         Ok(())
     })
@@ -401,6 +423,7 @@ impl Store {
         if !self.audit.send(Msg::Flush(tx)) {
             return Err(StoreError::Config("the audit writer is gone".into()));
         }
+        self.audit.wake();
         rx.recv()
             .map_err(|_| StoreError::Config("the audit writer stopped".into()))
     }

@@ -467,6 +467,36 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "muss ein Zeitpunkt nach RFC 3339 sein (z. B. 2026-11-30T09:00:00Z)",
     ),
     ("must be json or md", "muss json oder md sein"),
+    ("is not a known action", "ist keine bekannte Aktion"),
+    (
+        "is too short for a balancing test (at least 40 characters)",
+        "ist für eine Interessenabwägung zu kurz (mindestens 40 Zeichen)",
+    ),
+    (
+        "must name the concrete fact (at least 10 characters)",
+        "muss den konkreten Anlass nennen (mindestens 10 Zeichen)",
+    ),
+    (
+        "presumed consent applies to businesses only; a consumer needs express consent",
+        "eine mutmaßliche Einwilligung gibt es nur bei Unternehmen; Verbraucher müssen ausdrücklich einwilligen",
+    ),
+    (
+        "is not one of the person's email addresses",
+        "ist keine E-Mail-Adresse dieser Person",
+    ),
+    ("is not a deal", "ist kein Deal"),
+    (
+        "is not a deal of this person",
+        "ist kein Deal dieser Person",
+    ),
+    (
+        "is not a won deal: the sale must be concluded",
+        "ist kein gewonnener Deal: der Verkauf muss abgeschlossen sein",
+    ),
+    (
+        "must be a named staff member",
+        "muss ein namentlich bekanntes Konto sein",
+    ),
     (
         "is not a stored wording of this purpose",
         "ist keine hinterlegte Einwilligungsformulierung dieses Zwecks",

@@ -51,6 +51,10 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(privacy::persons_restriction_submit),
         )
         .route(
+            "/persons/{id}/grounds",
+            axum::routing::post(privacy::persons_grounds_submit),
+        )
+        .route(
             "/consent/confirm",
             get(consent::consent_confirm_page).post(consent::consent_confirm_submit),
         )

@@ -726,6 +726,50 @@ pub struct PersonShowPage {
     /// All active purposes, `(key, name)`, for the objection form.
     pub all_purposes: Vec<(String, String)>,
     pub privacy_error: String,
+    pub grounds: GroundsView,
+}
+
+/// What the person's legal bases rest on besides consent, as shown on her page.
+pub struct GroundsView {
+    /// Catalogue key of the contract relationship's label.
+    pub contract_key: &'static str,
+    pub business: bool,
+    pub marker: bool,
+    /// The presumed consent in force: reason and the day it was recorded.
+    pub presumed: Option<(String, String)>,
+    /// §7(3) facts on file: goods class and the day of the sale.
+    pub existing: Option<(String, String)>,
+}
+
+fn grounds_view(
+    state: &AppState,
+    person: &Person,
+    facts: &klar_domain::policy::PersonFacts,
+) -> Result<GroundsView, AppError> {
+    use klar_domain::policy::ContractRelationship as C;
+    let day = |t: jiff::Timestamp| {
+        t.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC))
+            .date()
+            .to_string()
+    };
+    Ok(GroundsView {
+        contract_key: match facts.contract {
+            C::None => "grounds-contract-none",
+            C::Party => "grounds-contract-party",
+            C::ContactOfCustomer => "grounds-contract-customer",
+        },
+        business: person.kind == PersonKind::Business,
+        marker: facts.no_advertising_marker,
+        presumed: facts
+            .presumed_consent
+            .as_ref()
+            .filter(|p| p.ended_at.is_none())
+            .map(|p| (p.reason.clone(), day(p.recorded_at))),
+        existing: state
+            .store
+            .existing_customer(person.id)?
+            .map(|e| (e.goods_class, day(e.sale_at))),
+    })
 }
 
 /// One line of the "may we?" panel.
@@ -875,6 +919,7 @@ pub(super) fn show_with(
         let purposes = state.store.purposes()?;
         let facts = state.store.privacy_facts_of(&person)?;
         let may_we = may_we(state, &p, pid, &purposes, &facts);
+        let grounds = grounds_view(state, &person, &facts)?;
         let en = p.t.lang() == "en";
         let active: Vec<_> = purposes.iter().filter(|x| x.active).collect();
         let name = |x: &klar_domain::policy::Purpose| {
@@ -906,6 +951,7 @@ pub(super) fn show_with(
             wordings,
             all_purposes,
             privacy_error,
+            grounds,
             restriction,
             may_we,
             p: p.clone(),

@@ -186,3 +186,51 @@ pub async fn persons_restriction_submit(
         Err(e) => refused(&state, &s, pid, e),
     }
 }
+
+#[derive(Debug, Deserialize)]
+pub struct GroundsForm {
+    #[serde(default)]
+    csrf: String,
+    /// `marker_on`, `marker_off`, `presumed` or `presumed_end`.
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The grounds block of the person page: the "no advertising" marker and presumed consent.
+pub async fn persons_grounds_submit(
+    State(state): State<AppState>,
+    s: UiSession,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<GroundsForm>,
+) -> Response {
+    use crate::api::grounds::{end_presumed_consent_for, marker_for, presumed_consent_for};
+    if let Err(r) = s.require(Permission::WriteCrm) {
+        return r;
+    }
+    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
+        return r;
+    }
+    let pid = match person_id(&s, &id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let auth = auth_of(&s);
+    let result = match f.action.as_str() {
+        "marker_on" => marker_for(&state, &auth, pid, true).await,
+        "marker_off" => marker_for(&state, &auth, pid, false).await,
+        "presumed" => presumed_consent_for(&state, &auth, pid, &f.reason)
+            .await
+            .map(|_| ()),
+        "presumed_end" => end_presumed_consent_for(&state, &auth, pid).await,
+        _ => Err(AppError::Invalid(vec![klar_domain::FieldError::new(
+            "action",
+            "is not a known action",
+        )])),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/persons/{pid}")).into_response(),
+        Err(e) => refused(&state, &s, pid, e),
+    }
+}

@@ -518,3 +518,101 @@ async fn grounds_changes_are_audited_and_restricted_persons_cannot_be_changed_by
     assert_eq!(trail.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(trail.body["items"][0]["outcome"], "on");
 }
+
+#[tokio::test]
+async fn the_person_page_shows_the_grounds_and_records_the_marker_and_presumed_consent() {
+    let app = TestApp::spawn().await;
+    let t = app.sales_token();
+    let p = app
+        .create_person(&t, json!({"last_name": "Werkstatt", "kind": "business"}))
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let s = crate::app::login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let csrf = crate::app::csrf_of(&app, &s, &format!("/persons/{id}")).await;
+    let post = |form: Vec<(&'static str, String)>| {
+        app.http
+            .post(format!("{}/persons/{id}/grounds", app.base))
+            .header("cookie", s.clone())
+            .header("accept-language", "de")
+            .form(&form)
+            .send()
+    };
+    let app = &app;
+    let page = |cookie: String| async move {
+        app.http
+            .get(format!("{}/persons/{id}", app.base))
+            .header("cookie", cookie)
+            .header("accept-language", "de")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let html = page(s.clone()).await;
+    assert!(html.contains("Rechtsgrundlagen außer Einwilligung"));
+    assert!(html.contains("keine (kein gewonnener Deal)"));
+
+    let r = post(vec![("csrf", csrf.clone()), ("action", "marker_on".into())])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        page(s.clone())
+            .await
+            .contains("unerwünscht („Keine Werbung“)")
+    );
+    let g = app
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{id}/grounds"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(g.body["advertising_marker"], true);
+
+    // A reason too short to be a concrete fact is refused and explained.
+    let r = post(vec![
+        ("csrf", csrf.clone()),
+        ("action", "presumed".into()),
+        ("reason", "egal".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = post(vec![
+        ("csrf", csrf.clone()),
+        ("action", "presumed".into()),
+        ("reason", "Anfrage zur Wartung vom 28.11.".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        page(s.clone())
+            .await
+            .contains("Anfrage zur Wartung vom 28.11.")
+    );
+    let r = post(vec![
+        ("csrf", String::new()),
+        ("action", "presumed_end".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403, "no CSRF token, no change");
+    let r = post(vec![("csrf", csrf), ("action", "presumed_end".into())])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let g = app
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{id}/grounds"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert!(!g.body["presumed_consent"]["ended_at"].is_null());
+}
