@@ -355,7 +355,9 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
             demo::print_demo_logins(&store)?;
         }
         tokio::spawn(lapse_job(store.clone()));
-        axum::serve(listener, klar_web::app(state)).with_graceful_shutdown(shutdown()).await?;
+        let app = klar_web::app(state)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
         tracing::info!("stopped");
         Ok(())
     })

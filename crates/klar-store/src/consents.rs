@@ -200,7 +200,13 @@ impl Store {
 
     /// Uses a token once: marks it used and appends the person's confirmation to the ledger,
     /// in one transaction.
-    pub fn confirm_doi(&self, token: &str) -> Result<std::result::Result<DoiRequest, DoiRefusal>> {
+    /// `evidence` describes the click (truncated client network, user agent); it is sealed
+    /// under the person's key.
+    pub fn confirm_doi(
+        &self,
+        token: &str,
+        evidence: &str,
+    ) -> Result<std::result::Result<DoiRequest, DoiRefusal>> {
         let h = klar_crypto::hash_token(self.keys.session_secret(), token);
         let now = self.now();
         let purposes = self.purposes()?;
@@ -217,7 +223,7 @@ impl Store {
             if n == 0 {
                 return Ok(Err(DoiRefusal::Used));
             }
-            let event = confirmation(&req, now);
+            let event = confirmation(&req, now, evidence);
             let version = purposes
                 .iter()
                 .find(|p| p.key == req.purpose)
@@ -227,13 +233,18 @@ impl Store {
             Ok(Ok(req))
         })?;
         if let Ok(req) = &found {
-            self.event_recorded(Actor::system(), req.person_id, &id, &confirmation(req, now));
+            self.event_recorded(
+                Actor::system(),
+                req.person_id,
+                &id,
+                &confirmation(req, now, evidence),
+            );
         }
         Ok(found)
     }
 }
 
-fn confirmation(req: &DoiRequest, at: jiff::Timestamp) -> ConsentEvent {
+fn confirmation(req: &DoiRequest, at: jiff::Timestamp, evidence: &str) -> ConsentEvent {
     ConsentEvent {
         at,
         purpose: req.purpose.clone(),
@@ -241,7 +252,7 @@ fn confirmation(req: &DoiRequest, at: jiff::Timestamp) -> ConsentEvent {
         kind: ConsentEventKind::Confirm,
         source: ConsentSource::Person,
         wording_version: req.wording_version.clone(),
-        evidence: Some("double opt-in link".into()),
+        evidence: Some(evidence.to_owned()),
     }
 }
 

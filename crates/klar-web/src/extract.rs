@@ -163,3 +163,109 @@ mod tests {
         assert!(r.contains("expected i64"));
     }
 }
+
+/// Who submitted a public web form, as evidence for the consent ledger (LAW.md table 2c):
+/// the client address truncated to its network (IPv4 /24, IPv6 /48) and the user agent.
+/// Stored only sealed under the person's key, never logged. Behind a reverse proxy on the
+/// same machine the address is the last one the proxy appended to `X-Forwarded-For`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub network: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    pub fn from_parts(headers: &axum::http::HeaderMap, peer: Option<std::net::SocketAddr>) -> Self {
+        let forwarded = || {
+            headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+        };
+        let ip = match peer.map(|p| p.ip()) {
+            Some(ip) if ip.is_loopback() => forwarded().or(Some(ip)),
+            other => other,
+        };
+        let user_agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| {
+                ua.chars()
+                    .filter(|c| !c.is_control())
+                    .take(300)
+                    .collect::<String>()
+            })
+            .filter(|ua| !ua.is_empty());
+        Self {
+            network: ip.map(truncate_ip),
+            user_agent,
+        }
+    }
+
+    /// The evidence line: `what; ip=NETWORK; ua=AGENT`.
+    pub fn evidence(&self, what: &str) -> String {
+        let mut s = what.to_owned();
+        if let Some(n) = &self.network {
+            s.push_str(&format!("; ip={n}"));
+        }
+        if let Some(ua) = &self.user_agent {
+            s.push_str(&format!("; ua={ua}"));
+        }
+        s
+    }
+}
+
+fn truncate_ip(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0);
+        Ok(Self::from_parts(&parts.headers, peer))
+    }
+}
+
+#[cfg(test)]
+mod client_info_tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_truncated_and_forwarded_ones_trusted_only_from_loopback() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "198.51.100.7, 203.0.113.9".parse().unwrap(),
+        );
+        h.insert(
+            axum::http::header::USER_AGENT,
+            "Mozilla/5.0\t Test".parse().unwrap(),
+        );
+        let local = ClientInfo::from_parts(&h, Some("127.0.0.1:4000".parse().unwrap()));
+        assert_eq!(local.network.as_deref(), Some("203.0.113.0/24"));
+        assert_eq!(local.user_agent.as_deref(), Some("Mozilla/5.0 Test"));
+        let remote = ClientInfo::from_parts(&h, Some("192.0.2.44:4000".parse().unwrap()));
+        assert_eq!(remote.network.as_deref(), Some("192.0.2.0/24"));
+        let v6 = ClientInfo::from_parts(
+            &axum::http::HeaderMap::new(),
+            Some("[2001:db8:abcd:12::1]:443".parse().unwrap()),
+        );
+        assert_eq!(v6.network.as_deref(), Some("2001:db8:abcd::/48"));
+        assert_eq!(v6.evidence("x"), "x; ip=2001:db8:abcd::/48");
+    }
+}

@@ -89,6 +89,7 @@ pub struct ConfirmForm {
 pub async fn consent_confirm_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
+    client: crate::extract::ClientInfo,
     UiForm(f): UiForm<ConfirmForm>,
 ) -> Response {
     if let Err(e) = check_same_origin(&headers, &state.config.public_url) {
@@ -96,7 +97,11 @@ pub async fn consent_confirm_submit(
     }
     let p = Layout::anonymous(&headers);
     let token = f.token;
-    match state.blocking(move |s| Ok(s.confirm_doi(&token)?)).await {
+    let evidence = client.evidence("double opt-in link");
+    match state
+        .blocking(move |s| Ok(s.confirm_doi(&token, &evidence)?))
+        .await
+    {
         Ok(Ok(req)) => {
             tracing::info!(person_id = %req.person_id, purpose = req.purpose.as_str(), "double opt-in confirmed");
             let (title, message) = (p.t.get("doi-confirmed"), p.t.get("doi-confirmed-text"));

@@ -669,6 +669,7 @@ async fn an_email_grant_is_confirmed_only_by_the_button_on_the_page_the_mail_lin
     let confirm = || {
         app.http
             .post(format!("{}/consent/confirm", app.base))
+            .header("user-agent", "Testbrowser/1.0 (Klar)")
             .form(&[("token", token.as_str())])
             .send()
     };
@@ -694,6 +695,11 @@ async fn an_email_grant_is_confirmed_only_by_the_button_on_the_page_the_mail_lin
     assert_eq!(forged.status(), 404);
     let events = app.store.consent_events(id.parse().unwrap()).unwrap();
     assert_eq!(events.len(), 2, "grant and confirmation, nothing else");
+    // The click's proof: the client's network (truncated) and user agent, sealed.
+    assert_eq!(
+        events[1].evidence.as_deref(),
+        Some("double opt-in link; ip=127.0.0.0/24; ua=Testbrowser/1.0 (Klar)")
+    );
 }
 
 #[tokio::test]
