@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod currency;
 pub mod demo;
+pub mod dsr;
 pub mod email;
 pub mod error;
 pub mod ids;

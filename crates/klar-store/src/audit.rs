@@ -78,10 +78,13 @@ pub enum AuditAction {
     AdvertisingMarker,
     ExistingCustomer,
     WordingCreate,
+    DsrCreate,
+    DsrStep,
+    DsrExtend,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 32] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -111,6 +114,9 @@ impl AuditAction {
         Self::AdvertisingMarker,
         Self::ExistingCustomer,
         Self::WordingCreate,
+        Self::DsrCreate,
+        Self::DsrStep,
+        Self::DsrExtend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -144,6 +150,9 @@ impl AuditAction {
             Self::AdvertisingMarker => "advertising_marker",
             Self::ExistingCustomer => "existing_customer",
             Self::WordingCreate => "wording.create",
+            Self::DsrCreate => "dsr.create",
+            Self::DsrStep => "dsr.step",
+            Self::DsrExtend => "dsr.extend",
         }
     }
 

@@ -12,6 +12,7 @@ pub mod consents;
 pub mod custom_fields;
 pub mod db;
 pub mod deals;
+pub mod dsr;
 pub mod error;
 pub mod grounds;
 pub mod idempotency;

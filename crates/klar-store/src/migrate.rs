@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000008_grounds_and_wordings",
         sql: include_str!("../migrations/m20261130_000008_grounds_and_wordings.sql"),
     },
+    Migration {
+        version: 9,
+        name: "m20261130_000009_dsr",
+        sql: include_str!("../migrations/m20261130_000009_dsr.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

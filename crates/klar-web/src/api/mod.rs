@@ -6,6 +6,7 @@ pub mod audit;
 pub mod common;
 pub mod config;
 pub mod deals;
+pub mod dsr;
 pub mod grounds;
 pub mod organizations;
 pub mod persons;
@@ -115,6 +116,11 @@ pub fn router() -> Router<AppState> {
             axum::routing::put(grounds::put_existing_customer)
                 .delete(grounds::delete_existing_customer),
         )
+        .route("/dsr", get(dsr::list_dsr).post(dsr::create_dsr))
+        .route("/dsr/{id}", get(dsr::get_dsr))
+        .route("/dsr/{id}/steps", axum::routing::post(dsr::step_dsr))
+        .route("/dsr/{id}/extension", axum::routing::post(dsr::extend_dsr))
+        .route("/dsr/{id}/person", axum::routing::put(dsr::link_dsr))
         .route("/audit", get(audit::list_audit))
         .route("/ropa", get(settings::get_ropa))
         .route(
@@ -142,6 +148,7 @@ pub fn router() -> Router<AppState> {
         privacy::get_restriction, privacy::restrict_person, privacy::lift_restriction,
         privacy::record_consent, privacy::list_consents,
         audit::list_audit,
+        dsr::create_dsr, dsr::list_dsr, dsr::get_dsr, dsr::step_dsr, dsr::extend_dsr, dsr::link_dsr,
         grounds::get_assessment, grounds::put_assessment, grounds::delete_assessment,
         grounds::list_wordings, grounds::create_wording, grounds::get_grounds,
         grounds::put_presumed_consent, grounds::delete_presumed_consent,

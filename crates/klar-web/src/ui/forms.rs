@@ -467,6 +467,73 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "muss ein Zeitpunkt nach RFC 3339 sein (z. B. 2026-11-30T09:00:00Z)",
     ),
     ("must be json or md", "muss json oder md sein"),
+    (
+        "must be access, rectification, erasure, restriction, portability or objection",
+        "muss access, rectification, erasure, restriction, portability oder objection sein",
+    ),
+    ("is not a request status", "ist kein Status einer Anfrage"),
+    (
+        "must be request_identity, verify, start, complete, partially_complete, refuse or withdraw",
+        "muss request_identity, verify, start, complete, partially_complete, refuse oder withdraw sein",
+    ),
+    (
+        "the request is closed; nothing can change it",
+        "die Anfrage ist abgeschlossen und kann nicht mehr geändert werden",
+    ),
+    (
+        "the requester's identity must be verified first",
+        "zuerst muss die Identität der anfragenden Person bestätigt sein",
+    ),
+    (
+        "this step is not possible in the request's state",
+        "dieser Schritt ist im aktuellen Stand der Anfrage nicht möglich",
+    ),
+    (
+        "a request can be extended only once",
+        "eine Anfrage kann nur einmal verlängert werden",
+    ),
+    (
+        "must say why the request needs more time (at least 10 characters)",
+        "muss begründen, warum mehr Zeit nötig ist (mindestens 10 Zeichen)",
+    ),
+    (
+        "the first month is over; the deadline can no longer be extended",
+        "der erste Monat ist vorbei; die Frist kann nicht mehr verlängert werden",
+    ),
+    (
+        "must be when the person was told, within the first month and not in the future",
+        "muss der Zeitpunkt sein, zu dem die Person informiert wurde: im ersten Monat und nicht in der Zukunft",
+    ),
+    (
+        "name the person or the address the request came from",
+        "bitte die Person oder die Absenderadresse der Anfrage angeben",
+    ),
+    (
+        "must be web, email, letter, phone, in_person or other",
+        "muss web, email, letter, phone, in_person oder other sein",
+    ),
+    ("applies to objections only", "gilt nur für Widersprüche"),
+    (
+        "must not be in the future",
+        "darf nicht in der Zukunft liegen",
+    ),
+    (
+        "must give the reason the person will be told (at least 10 characters)",
+        "muss die Begründung nennen, die der Person mitgeteilt wird (mindestens 10 Zeichen)",
+    ),
+    ("the request is closed", "die Anfrage ist abgeschlossen"),
+    (
+        "is not a person of this installation",
+        "ist keine Person dieser Installation",
+    ),
+    (
+        "must be open, closed or all",
+        "muss open, closed oder all sein",
+    ),
+    (
+        "is longer than 2000 characters",
+        "ist länger als 2000 Zeichen",
+    ),
     ("is not a known action", "ist keine bekannte Aktion"),
     (
         "is too short for a balancing test (at least 40 characters)",

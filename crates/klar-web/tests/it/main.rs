@@ -13,6 +13,7 @@ mod browser;
 mod config;
 mod deals;
 mod doi_lapse;
+mod dsr;
 mod fuzz;
 mod grounds;
 mod mail;

@@ -1,0 +1,364 @@
+//! Data-subject requests through the API: logging, the statutory deadline, the steps, and
+//! completion through the privacy core's mechanisms.
+
+use crate::app::TestApp;
+use klar_domain::role::Role;
+use serde_json::{Value, json};
+
+fn days_ago(app: &TestApp, days: i64) -> String {
+    app.store
+        .now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap()
+        .to_string()
+}
+
+async fn step(app: &TestApp, po: &str, id: &str, body: Value) -> crate::app::Resp {
+    app.call(
+        "POST",
+        &format!("/api/v1/dsr/{id}/steps"),
+        Some(po),
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_request_is_logged_linked_by_address_and_due_one_calendar_month_later() {
+    let app = TestApp::spawn().await;
+    let sales = app.sales_token();
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let p = app
+        .create_person(
+            &sales,
+            json!({"last_name": "Auskunft", "email": "auskunft@kunde.example"}),
+        )
+        .await;
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/dsr",
+            Some(&sales),
+            Some(json!({"kind": "access", "requester_email": "Auskunft@Kunde.example", "channel": "letter",
+                        "received_at": "2026-01-31T09:00:00Z"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["person_id"], p["id"]);
+    assert_eq!(r.body["status"], "received");
+    assert_eq!(r.body["article"], "Art. 15");
+    // 31 January → the last day of February, end of the day in Berlin.
+    assert_eq!(r.body["due_at"], "2026-02-28T22:59:59.999Z");
+    // Sales may log a request but not work the list.
+    app.call("GET", "/api/v1/dsr?status=open", Some(&sales), None)
+        .await
+        .problem(403);
+    let list = app
+        .call("GET", "/api/v1/dsr?status=open", Some(&po), None)
+        .await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list.body["items"][0]["urgency"], "overdue");
+    // The trail names the request, not the address.
+    let trail = app
+        .call("GET", "/api/v1/audit?action=dsr.create", Some(&po), None)
+        .await;
+    assert_eq!(trail.body["items"].as_array().unwrap().len(), 1);
+    assert!(!trail.body.to_string().contains("kunde.example"));
+}
+
+#[tokio::test]
+async fn open_requests_are_listed_by_deadline_with_due_soon_and_overdue_marked() {
+    let app = TestApp::spawn().await;
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let p = app.create_person(&po, json!({"last_name": "Frist"})).await;
+    let pid = p["id"].as_str().unwrap();
+    for (kind, days) in [("access", 2), ("portability", 40), ("rectification", 26)] {
+        let r = app
+            .call(
+                "POST",
+                "/api/v1/dsr",
+                Some(&po),
+                Some(json!({"kind": kind, "person_id": pid, "received_at": days_ago(&app, days)})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let list = app.call("GET", "/api/v1/dsr", Some(&po), None).await;
+    let items = list.body["items"].as_array().unwrap();
+    let got: Vec<(&str, &str)> = items
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap(), i["urgency"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("portability", "overdue"),
+            ("rectification", "due_soon"),
+            ("access", "on_track")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn steps_follow_the_state_machine_and_a_refusal_needs_its_reason() {
+    let app = TestApp::spawn().await;
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let p = app
+        .create_person(&po, json!({"last_name": "Schritt"}))
+        .await;
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/dsr",
+            Some(&po),
+            Some(json!({"kind": "access", "person_id": p["id"]})),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        step(&app, &po, &id, json!({"action": "complete"}))
+            .await
+            .problem(422),
+        ["action"]
+    );
+    assert_eq!(
+        step(&app, &po, &id, json!({"action": "verify"})).await.body["status"],
+        "verified"
+    );
+    assert_eq!(
+        step(&app, &po, &id, json!({"action": "start"})).await.body["status"],
+        "in_progress"
+    );
+    assert_eq!(
+        step(&app, &po, &id, json!({"action": "refuse"}))
+            .await
+            .problem(422),
+        ["reason"]
+    );
+    assert_eq!(
+        step(&app, &po, &id, json!({"action": "fly"}))
+            .await
+            .problem(422),
+        ["action"]
+    );
+    let done = step(&app, &po, &id, json!({"action": "complete"})).await;
+    assert_eq!(done.body["status"], "completed");
+    assert_eq!(done.body["open"], false);
+    // Closed stays closed.
+    assert_eq!(
+        step(&app, &po, &id, json!({"action": "withdraw"}))
+            .await
+            .problem(422),
+        ["action"]
+    );
+    let one = app
+        .call("GET", &format!("/api/v1/dsr/{id}"), Some(&po), None)
+        .await;
+    let actions: Vec<&str> = one.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "verify", "start", "complete"]);
+    app.call("GET", "/api/v1/dsr/no-such-request", Some(&po), None)
+        .await
+        .problem(404);
+}
+
+#[tokio::test]
+async fn a_deadline_is_extended_once_within_the_first_month_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let p = app
+        .create_person(&po, json!({"last_name": "Verlängert"}))
+        .await;
+    let mk = |days: i64| {
+        let app = &app;
+        let po = po.clone();
+        let pid = p["id"].clone();
+        async move {
+            app.call(
+                "POST",
+                "/api/v1/dsr",
+                Some(&po),
+                Some(
+                    json!({"kind": "access", "person_id": pid, "received_at": days_ago(app, days)}),
+                ),
+            )
+            .await
+            .body["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let fresh = mk(10).await;
+    let path = format!("/api/v1/dsr/{fresh}/extension");
+    let ok = json!({"reason": "sehr viele verknüpfte Vorgänge", "notified_at": days_ago(&app, 1)});
+    let r = app.call("POST", &path, Some(&po), Some(ok.clone())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["extended"], true);
+    assert!(r.body["due_at"].as_str().unwrap() > r.body["original_due_at"].as_str().unwrap());
+    assert_eq!(
+        app.call("POST", &path, Some(&po), Some(ok))
+            .await
+            .problem(422),
+        ["extension"]
+    );
+
+    let late = mk(40).await;
+    let r = app
+        .call("POST", &format!("/api/v1/dsr/{late}/extension"), Some(&po),
+            Some(json!({"reason": "sehr viele verknüpfte Vorgänge", "notified_at": days_ago(&app, 35)})))
+        .await;
+    assert_eq!(r.problem(422), ["extension"]);
+    let other = mk(5).await;
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/dsr/{other}/extension"),
+            Some(&po),
+            Some(json!({"reason": "kurz", "notified_at": days_ago(&app, 1)})),
+        )
+        .await;
+    assert_eq!(r.problem(422), ["reason"]);
+    let r = app
+        .call("GET", &format!("/api/v1/dsr/{other}"), Some(&po), None)
+        .await;
+    assert_eq!(r.body["extended"], false, "nothing changed");
+}
+
+#[tokio::test]
+async fn completing_erasure_restriction_and_objection_requests_applies_them() {
+    let app = TestApp::spawn().await;
+    let sales = app.sales_token();
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let mut ids = Vec::new();
+    for (kind, name) in [
+        ("erasure", "Löschen"),
+        ("restriction", "Sperren"),
+        ("objection", "Widerspruch"),
+    ] {
+        let p = app
+            .create_person(
+                &sales,
+                json!({"last_name": name, "email": format!("{}@kunde.example", kind)}),
+            )
+            .await;
+        let r = app
+            .call(
+                "POST",
+                "/api/v1/dsr",
+                Some(&po),
+                Some(json!({"kind": kind, "person_id": p["id"]})),
+            )
+            .await;
+        let id = r.body["id"].as_str().unwrap().to_string();
+        step(&app, &po, &id, json!({"action": "verify"})).await;
+        let done = step(&app, &po, &id, json!({"action": "complete"})).await;
+        assert_eq!(done.body["status"], "completed", "{kind}: {}", done.body);
+        ids.push((kind, p["id"].as_str().unwrap().to_string()));
+    }
+    let (_, erased) = &ids[0];
+    app.call(
+        "GET",
+        &format!("/api/v1/persons/{erased}"),
+        Some(&sales),
+        None,
+    )
+    .await
+    .problem(404);
+    let (_, restricted) = &ids[1];
+    let d = app
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{restricted}/decision?purpose=contract&channel=email"),
+            Some(&sales),
+            None,
+        )
+        .await;
+    assert_eq!(d.body["reason_code"], "restricted");
+    let (_, objected) = &ids[2];
+    let d = app
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{objected}/decision?purpose=postal_marketing&channel=post"),
+            Some(&sales),
+            None,
+        )
+        .await;
+    assert_eq!(d.body["reason_code"], "objection");
+    // The erasure request itself stays, completed, naming the erased id only.
+    let closed = app
+        .call("GET", "/api/v1/dsr?status=closed", Some(&po), None)
+        .await;
+    assert_eq!(closed.body["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_clearly_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let admin = app.user_with_role("admin@staff.example", Role::Admin);
+    for (body, field) in [
+        (json!({"kind": "access"}), "person_id"),
+        (
+            json!({"kind": "access", "person_id": "0190d4c0-0000-7000-8000-000000000000"}),
+            "person_id",
+        ),
+        (
+            json!({"kind": "gossip", "requester_email": "a@b.example"}),
+            "kind",
+        ),
+        (
+            json!({"kind": "access", "requester_email": "kein-at"}),
+            "requester_email",
+        ),
+        (
+            json!({"kind": "access", "requester_email": "a@b.example", "channel": "fax"}),
+            "channel",
+        ),
+        (
+            json!({"kind": "access", "requester_email": "a@b.example", "received_at": "2099-01-01T00:00:00Z"}),
+            "received_at",
+        ),
+        (
+            json!({"kind": "access", "requester_email": "a@b.example", "scope": "direct_marketing"}),
+            "scope",
+        ),
+    ] {
+        let r = app
+            .call("POST", "/api/v1/dsr", Some(&po), Some(body.clone()))
+            .await;
+        assert!(
+            r.problem(422).contains(&field.to_string()),
+            "{body}: {}",
+            r.body
+        );
+    }
+    app.call(
+        "POST",
+        "/api/v1/dsr",
+        Some(&admin),
+        Some(json!({"kind": "access", "requester_email": "a@b.example"})),
+    )
+    .await
+    .problem(403);
+    let list = app
+        .call("GET", "/api/v1/dsr?status=all", Some(&po), None)
+        .await;
+    assert_eq!(list.body["items"], json!([]));
+    // An address of nobody is logged without a person.
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/dsr",
+            Some(&po),
+            Some(json!({"kind": "access", "requester_email": "niemand@nirgends.example"})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert!(r.body["person_id"].is_null());
+}
