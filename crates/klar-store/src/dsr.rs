@@ -435,6 +435,32 @@ impl Store {
         Ok(token)
     }
 
+    /// Looks a token up without using it (the confirmation page shows what it confirms).
+    pub fn peek_dsr_token(&self, token: &str) -> Result<std::result::Result<Dsr, DsrTokenRefusal>> {
+        let h = klar_crypto::hash_token(self.keys.session_secret(), token);
+        let now = ms(self.now());
+        let found = self.db.read(|c| {
+            let Some(r) = c.query_opt(
+                "SELECT dsr_id, expires_at, used_at FROM dsr_tokens WHERE token_hash = $1",
+                &[Val::Blob(h.clone())],
+            )?
+            else {
+                return Ok(Err(DsrTokenRefusal::Unknown));
+            };
+            if r.get::<Option<i64>>(2)?.is_some() {
+                return Ok(Err(DsrTokenRefusal::Used));
+            }
+            if r.get::<i64>(1)? <= now {
+                return Ok(Err(DsrTokenRefusal::Expired));
+            }
+            Ok(Ok(r.get::<String>(0)?))
+        })?;
+        match found {
+            Ok(id) => Ok(Ok(self.dsr(&id)?)),
+            Err(r) => Ok(Err(r)),
+        }
+    }
+
     /// Uses a confirmation token once: the request's identity step is verified.
     pub fn confirm_dsr_token(
         &self,

@@ -15,6 +15,7 @@ pub mod persons;
 pub mod pipeline;
 pub mod privacy;
 pub mod purposes;
+pub mod request;
 pub mod ropa;
 pub mod session;
 pub mod settings;
@@ -53,6 +54,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/persons/{id}/grounds",
             axum::routing::post(privacy::persons_grounds_submit),
+        )
+        .route(
+            "/privacy/request",
+            get(request::request_page).post(request::request_submit),
+        )
+        .route(
+            "/privacy/request/confirm",
+            get(request::request_confirm_page).post(request::request_confirm_submit),
         )
         .route(
             "/consent/confirm",

@@ -362,3 +362,128 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     assert_eq!(r.status, 201);
     assert!(r.body["person_id"].is_null());
 }
+
+async fn wait_for_mails(
+    smtp: &crate::support::smtp::SmtpSink,
+    n: usize,
+) -> Vec<crate::support::smtp::Received> {
+    for _ in 0..100 {
+        let m = smtp.all();
+        if m.len() >= n {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    smtp.all()
+}
+
+#[tokio::test]
+async fn the_public_page_answers_alike_for_known_and_unknown_addresses_and_confirms_by_button() {
+    let (app, smtp) = TestApp::spawn_with_smtp().await;
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let p = app
+        .create_person(
+            &po,
+            json!({"last_name": "Selbst", "email": "selbst@kunde.example"}),
+        )
+        .await;
+    let submit = |email: &'static str| {
+        app.http
+            .post(format!("{}/privacy/request", app.base))
+            .header("accept-language", "de")
+            .form(&[("kind", "access"), ("email", email)])
+            .send()
+    };
+    let known = submit("selbst@kunde.example").await.unwrap();
+    assert_eq!(known.status(), 200);
+    let known = known.text().await.unwrap();
+    let unknown = submit("fremd@kunde.example").await.unwrap();
+    assert_eq!(unknown.status(), 200);
+    assert_eq!(
+        known,
+        unknown.text().await.unwrap(),
+        "no account enumeration"
+    );
+    assert!(!known.contains("selbst@kunde.example"));
+
+    let mails = wait_for_mails(&smtp, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        smtp.all().len(),
+        1,
+        "only the address of record gets a link"
+    );
+    assert_eq!(mails[0].to, vec!["selbst@kunde.example"]);
+    let data = mails[0].data.replace("=\r\n", "").replace("=3D", "=");
+    let link = data
+        .split_whitespace()
+        .find(|w| w.contains("/privacy/request/confirm?token="))
+        .expect("a confirmation link")
+        .to_string();
+
+    let open = app.call("GET", "/api/v1/dsr", Some(&po), None).await;
+    let items = open.body["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    let mine = items.iter().find(|i| i["person_id"] == p["id"]).unwrap();
+    assert_eq!(mine["status"], "identity_pending");
+    assert_eq!(mine["channel"], "web");
+    let other = items.iter().find(|i| i["person_id"].is_null()).unwrap();
+    assert_eq!(other["status"], "received");
+
+    // Opening the link confirms nothing; the button does, once.
+    let page = app.http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Auskunft"));
+    let id = mine["id"].as_str().unwrap();
+    let r = app
+        .call("GET", &format!("/api/v1/dsr/{id}"), Some(&po), None)
+        .await;
+    assert_eq!(r.body["status"], "identity_pending");
+    let token = link.split("token=").nth(1).unwrap().to_string();
+    let confirm = || {
+        app.http
+            .post(format!("{}/privacy/request/confirm", app.base))
+            .form(&[("token", token.as_str())])
+            .send()
+    };
+    assert_eq!(confirm().await.unwrap().status(), 200);
+    let r = app
+        .call("GET", &format!("/api/v1/dsr/{id}"), Some(&po), None)
+        .await;
+    assert_eq!(r.body["status"], "verified");
+    assert!(!r.body["identity_verified_at"].is_null());
+    assert_eq!(confirm().await.unwrap().status(), 410);
+    let forged = app
+        .http
+        .post(format!("{}/privacy/request/confirm", app.base))
+        .form(&[("token", "gefälscht")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+
+    // Bad input re-renders the form and records nothing.
+    let bad = app
+        .http
+        .post(format!("{}/privacy/request", app.base))
+        .form(&[("kind", "gossip"), ("email", "kein-at")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let all = app
+        .call("GET", "/api/v1/dsr?status=all", Some(&po), None)
+        .await;
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
+    // The page exists in English too.
+    let en = app
+        .http
+        .get(format!("{}/privacy/request?lang=en", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(en.contains("Your data protection rights"));
+}
