@@ -51,6 +51,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000008_grounds_and_wordings",
         sql: include_str!("../migrations/m20261130_000008_grounds_and_wordings.sql"),
     },
+    // Versions 9 and 10 are taken by other branches; gaps are fine.
+    Migration {
+        version: 11,
+        name: "m20261130_000011_erasure_journal",
+        sql: include_str!("../migrations/m20261130_000011_erasure_journal.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.
