@@ -13,6 +13,7 @@ mod browser;
 mod config;
 mod deals;
 mod doi_lapse;
+mod erasure;
 mod fuzz;
 mod grounds;
 mod mail;
