@@ -324,11 +324,18 @@ impl Db {
         }
     }
 
-    /// Writes the WAL back into the main file (used before backups and in tests
-    /// that inspect the file).
+    /// Writes the WAL back into the main file and truncates it to zero bytes (after an
+    /// erasure, before backups, and in tests that inspect the file). Waits (busy timeout)
+    /// for readers on an older snapshot; `CheckpointBlocked` when one still holds it, so
+    /// the WAL may still hold frames written before.
     pub fn checkpoint(&self) -> Result<()> {
         let conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        // One row: (busy, frames in the log, frames checkpointed); busy = 1 when the
+        // checkpoint could not run to completion.
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(StoreError::CheckpointBlocked);
+        }
         Ok(())
     }
 }
@@ -345,6 +352,14 @@ fn open_sqlite_conn(path: &Path) -> Result<rusqlite::Connection> {
          PRAGMA temp_store = MEMORY;
          PRAGMA mmap_size = 1073741824;",
     )?;
+    // Erasure relies on deleted content being overwritten on disk: refuse a build of SQLite
+    // that ignores the pragma.
+    let secure_delete: i64 = conn.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
+    if secure_delete != 1 {
+        return Err(StoreError::Config(
+            "this SQLite cannot overwrite deleted content (secure_delete)".into(),
+        ));
+    }
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }

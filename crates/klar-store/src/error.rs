@@ -4,6 +4,9 @@ use klar_domain::DomainError;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// The person was erased (Art. 17); only her id-only tombstone is left.
+    #[error("erased")]
+    Erased,
     #[error(transparent)]
     Invalid(#[from] DomainError),
     #[error("conflict: {0}")]
@@ -18,6 +21,9 @@ pub enum StoreError {
     Config(String),
     #[error("a lock was poisoned by an earlier failure")]
     Poisoned,
+    /// A WAL checkpoint could not finish because a reader still held an old snapshot.
+    #[error("the WAL checkpoint was blocked by a reader")]
+    CheckpointBlocked,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000009_dsr",
         sql: include_str!("../migrations/m20261130_000009_dsr.sql"),
     },
+    Migration {
+        version: 11,
+        name: "m20261130_000011_erasure_journal",
+        sql: include_str!("../migrations/m20261130_000011_erasure_journal.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -77,6 +77,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => AppError::NotFound("no such record".into()),
+            StoreError::Erased => AppError::Gone("this person has been erased".into()),
             StoreError::Invalid(d) => d.into(),
             StoreError::Conflict(m) => AppError::Conflict(m),
             other => AppError::Internal(other.to_string()),

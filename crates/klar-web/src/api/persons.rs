@@ -509,8 +509,12 @@ pub async fn update_person(
 }
 
 /// Erase a person (Art. 17 GDPR): her data key is destroyed and her records removed.
+///
+/// Everything about her goes, everywhere; deals stay without her, the audit trail (ids
+/// only) and the suppression list (keyed hashes) stay. A second erasure of the same person
+/// is answered `410 Gone` and changes nothing.
 #[utoipa::path(delete, path = "/api/v1/persons/{id}", tag = "persons", params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 410, body = Problem)))]
 pub async fn delete_person(
     State(state): State<AppState>,
     auth: Auth,
@@ -523,7 +527,14 @@ pub async fn delete_person(
     }
     let actor = auth.actor();
     state
-        .blocking(move |store| Ok(store.erase_person(actor, pid)?))
+        .blocking(move |store| {
+            store.erase_person(actor, pid).map_err(|e| match e {
+                klar_store::StoreError::NotFound => {
+                    AppError::NotFound("no person with this id".into())
+                }
+                other => other.into(),
+            })
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

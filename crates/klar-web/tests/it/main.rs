@@ -14,6 +14,7 @@ mod config;
 mod deals;
 mod doi_lapse;
 mod dsr;
+mod erasure;
 mod fuzz;
 mod grounds;
 mod mail;

@@ -333,7 +333,7 @@ async fn an_erased_person_is_gone_and_unfindable() {
         )
         .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
-    app.call("DELETE", &path, Some(&t), None).await.problem(404);
+    app.call("DELETE", &path, Some(&t), None).await.problem(410);
     assert_eq!(app.store.count_activities().unwrap(), 0);
 }
 
