@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod privacy;
 pub mod purposes;
 pub mod request;
+pub mod requests;
 pub mod ropa;
 pub mod session;
 pub mod settings;
@@ -54,6 +55,23 @@ pub fn router() -> Router<AppState> {
         .route(
             "/persons/{id}/grounds",
             axum::routing::post(privacy::persons_grounds_submit),
+        )
+        .route(
+            "/privacy/requests",
+            get(requests::requests_list_page).post(requests::requests_create_submit),
+        )
+        .route("/privacy/requests/{id}", get(requests::requests_show_page))
+        .route(
+            "/privacy/requests/{id}/steps",
+            axum::routing::post(requests::requests_step_submit),
+        )
+        .route(
+            "/privacy/requests/{id}/extension",
+            axum::routing::post(requests::requests_extend_submit),
+        )
+        .route(
+            "/privacy/requests/{id}/person",
+            axum::routing::post(requests::requests_link_submit),
         )
         .route(
             "/privacy/request",

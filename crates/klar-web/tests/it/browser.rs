@@ -261,3 +261,76 @@ async fn the_person_confirms_an_email_consent_by_the_button_on_the_linked_page_o
     assert_eq!(events.len(), 2, "grant and one confirmation: {events:?}");
     b.quit().await.unwrap();
 }
+
+/// The public request page as a person uses it: choose the right, give the address, get the
+/// neutral answer; the link from the mail opens a page whose button confirms the request.
+#[tokio::test]
+async fn a_person_asks_for_access_on_the_public_page_and_confirms_by_the_mailed_link() {
+    let Some(b) = Browser::start().await.unwrap() else {
+        eprintln!("skipped: no chromedriver (set KLAR_REQUIRE_BROWSER=1 to make this a failure)");
+        return;
+    };
+    let (app, smtp) = TestApp::spawn_with_smtp().await;
+    let po = app.user_with_role("dsb@staff.example", klar_domain::role::Role::PrivacyOfficer);
+    let p = app
+        .create_person(
+            &po,
+            serde_json::json!({"last_name": "Fragt", "email": "fragt@kunde.example"}),
+        )
+        .await;
+    b.goto(&format!("{}/privacy/request?lang=de", app.base))
+        .await
+        .unwrap();
+    b.click(&b.wait_for("#kind-portability", None, WAIT).await.unwrap())
+        .await
+        .unwrap();
+    let email = b.find("#req-email").await.unwrap();
+    b.type_into(&email, "fragt@kunde.example").await.unwrap();
+    b.click(&b.find("form button[type=submit]").await.unwrap())
+        .await
+        .unwrap();
+    text_in_either_language(
+        &b,
+        "p[role=status]",
+        "Bestätigungslink",
+        "confirmation link",
+    )
+    .await;
+
+    let mut mails = smtp.all();
+    for _ in 0..100 {
+        if !mails.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        mails = smtp.all();
+    }
+    let link = mails[0]
+        .data
+        .replace("=\r\n", "")
+        .replace("=3D", "=")
+        .split_whitespace()
+        .find(|w| w.contains("/privacy/request/confirm?token="))
+        .expect("a confirmation link in the mail")
+        .to_string();
+    b.goto(&link).await.unwrap();
+    let button = b
+        .wait_for("form[action='/privacy/request/confirm'] button", None, WAIT)
+        .await
+        .unwrap();
+    let list = app.call("GET", "/api/v1/dsr", Some(&po), None).await;
+    assert_eq!(list.body["items"][0]["status"], "identity_pending");
+    assert_eq!(list.body["items"][0]["kind"], "portability");
+    assert_eq!(list.body["items"][0]["person_id"], p["id"]);
+    b.click(&button).await.unwrap();
+    text_in_either_language(
+        &b,
+        "p[role=status]",
+        "Wir bearbeiten Ihre Anfrage",
+        "We are working on your request",
+    )
+    .await;
+    let list = app.call("GET", "/api/v1/dsr", Some(&po), None).await;
+    assert_eq!(list.body["items"][0]["status"], "verified");
+    b.quit().await.unwrap();
+}

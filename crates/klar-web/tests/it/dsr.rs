@@ -487,3 +487,133 @@ async fn the_public_page_answers_alike_for_known_and_unknown_addresses_and_confi
         .unwrap();
     assert!(en.contains("Your data protection rights"));
 }
+
+#[tokio::test]
+async fn the_privacy_officer_takes_a_request_from_arrival_to_completion_in_the_ui() {
+    let app = TestApp::spawn().await;
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    app.sales_token();
+    let p = app
+        .create_person(
+            &po,
+            json!({"last_name": "Oberfläche", "email": "ui@kunde.example"}),
+        )
+        .await;
+    let s = crate::app::login(&app, "dsb@staff.example", "Correct-Horse-Battery-9").await;
+    let csrf = crate::app::csrf_of(&app, &s, "/privacy/requests").await;
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        app.http
+            .post(format!("{}{path}", app.base))
+            .header("cookie", s.clone())
+            .header("accept-language", "de")
+            .form(&form)
+            .send()
+    };
+    let get = |path: String| {
+        app.http
+            .get(format!("{}{path}", app.base))
+            .header("cookie", s.clone())
+            .header("accept-language", "de")
+            .send()
+    };
+    let r = post(
+        "/privacy/requests".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("kind", "erasure".into()),
+            ("requester_email", "ui@kunde.example".into()),
+            ("channel", "letter".into()),
+            ("received_on", String::new()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let html = get(loc.clone()).await.unwrap().text().await.unwrap();
+    assert!(html.contains("Löschung (Art. 17)"));
+    assert!(html.contains("Frist"), "the deadline is in view");
+    assert!(
+        html.contains(p["id"].as_str().unwrap()),
+        "linked by the address"
+    );
+    assert!(
+        !html.contains("ui@kunde.example"),
+        "the address is not shown"
+    );
+    let list = get("/privacy/requests".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains(&loc));
+
+    for action in ["verify", "start", "complete"] {
+        let r = post(
+            format!("{loc}/steps"),
+            vec![
+                ("csrf", csrf.clone()),
+                ("action", action.into()),
+                ("reason", String::new()),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 303, "{action}");
+    }
+    let html = get(loc.clone()).await.unwrap().text().await.unwrap();
+    assert!(html.contains("erledigt"));
+    assert!(html.contains("Verlauf"));
+    // Completing the erasure request erased the person.
+    let r = app
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{}", p["id"].as_str().unwrap()),
+            Some(&po),
+            None,
+        )
+        .await;
+    r.problem(404);
+
+    // A refusal without a reason is explained, and nothing changes.
+    let r = post(
+        "/privacy/requests".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("kind", "access".into()),
+            ("requester_email", "wer@anders.example".into()),
+            ("channel", "email".into()),
+            ("received_on", String::new()),
+        ],
+    )
+    .await
+    .unwrap();
+    let loc2 = r.headers()["location"].to_str().unwrap().to_string();
+    let r = post(
+        format!("{loc2}/steps"),
+        vec![
+            ("csrf", csrf.clone()),
+            ("action", "refuse".into()),
+            ("reason", String::new()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("Begründung"));
+    // Sales has no access to the officer's pages; a POST without CSRF is refused.
+    let sales = crate::app::login(&app, "sales@staff.example", "Correct-Horse-Battery-9").await;
+    let r = app
+        .http
+        .get(format!("{}/privacy/requests", app.base))
+        .header("cookie", sales)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = post(format!("{loc2}/steps"), vec![("action", "verify".into())])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
