@@ -186,6 +186,9 @@ pub struct DashboardPage {
     pub charts: Vec<Chart>,
     pub label_x: u32,
     pub bar_x: u32,
+    /// For the privacy officer: open data-subject requests by deadline
+    /// `(id, kind, due day, urgency class, urgency label)`.
+    pub requests: Option<Vec<(String, &'static str, String, &'static str, &'static str)>>,
 }
 
 impl DashboardPage {
@@ -265,7 +268,40 @@ fn load(state: &AppState, p: Layout) -> Result<DashboardPage, AppError> {
         })
         .collect();
     let charts = charts(&stages, &store.pipeline_totals()?);
+    let requests = if p.can_manage_privacy() {
+        let now = store.now();
+        let tz = super::audit::berlin();
+        let open = store.list_dsr(klar_store::dsr::DsrListFilter::Open, None, 10)?;
+        Some(
+            open.items
+                .iter()
+                .map(|d| {
+                    let (class, label) = match klar_domain::dsr::urgency(d.effective_due(), now) {
+                        klar_domain::dsr::Urgency::Overdue => ("overdue", p.t.get("dsr-overdue")),
+                        klar_domain::dsr::Urgency::DueSoon => ("due-soon", p.t.get("dsr-due-soon")),
+                        klar_domain::dsr::Urgency::OnTrack => ("on-track", ""),
+                    };
+                    let due = d.effective_due().to_zoned(tz.clone());
+                    let due = if p.t.lang() == "en" {
+                        due.strftime("%Y-%m-%d").to_string()
+                    } else {
+                        due.strftime("%d.%m.%Y").to_string()
+                    };
+                    (
+                        d.id.clone(),
+                        p.t.get(&format!("dsr-kind-{}", d.kind.as_str())),
+                        due,
+                        class,
+                        label,
+                    )
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     Ok(DashboardPage {
+        requests,
         p,
         counts,
         tasks,

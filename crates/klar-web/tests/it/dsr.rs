@@ -590,6 +590,17 @@ async fn the_privacy_officer_takes_a_request_from_arrival_to_completion_in_the_u
     .await
     .unwrap();
     let loc2 = r.headers()["location"].to_str().unwrap().to_string();
+    let dash = get("/dashboard".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        dash.contains(&loc2),
+        "the officer's dashboard lists the open request"
+    );
+    assert!(!dash.contains(&loc), "completed requests are not listed");
     let r = post(
         format!("{loc2}/steps"),
         vec![
