@@ -186,9 +186,18 @@ pub struct DashboardPage {
     pub charts: Vec<Chart>,
     pub label_x: u32,
     pub bar_x: u32,
-    /// For the privacy officer: open data-subject requests by deadline
-    /// `(id, kind, due day, urgency class, urgency label)`.
-    pub requests: Option<Vec<(String, &'static str, String, &'static str, &'static str)>>,
+    /// For the privacy officer: open data-subject requests by deadline.
+    pub requests: Option<Vec<RequestRow>>,
+}
+
+/// An open data-subject request on the privacy officer's dashboard.
+pub struct RequestRow {
+    pub id: String,
+    pub kind: &'static str,
+    pub due: String,
+    /// `overdue`, `due-soon` or `on-track`.
+    pub class: &'static str,
+    pub label: &'static str,
 }
 
 impl DashboardPage {
@@ -287,13 +296,13 @@ fn load(state: &AppState, p: Layout) -> Result<DashboardPage, AppError> {
                     } else {
                         due.strftime("%d.%m.%Y").to_string()
                     };
-                    (
-                        d.id.clone(),
-                        p.t.get(&format!("dsr-kind-{}", d.kind.as_str())),
+                    RequestRow {
+                        id: d.id.clone(),
+                        kind: p.t.get(&format!("dsr-kind-{}", d.kind.as_str())),
                         due,
                         class,
                         label,
-                    )
+                    }
                 })
                 .collect(),
         )
