@@ -78,10 +78,15 @@ pub enum AuditAction {
     AdvertisingMarker,
     ExistingCustomer,
     WordingCreate,
+    /// An Art. 15 answer or Art. 20 copy of a person's data was compiled.
+    PersonExport,
+    ProcessorCreate,
+    /// Data of a person went to a recipient (Art. 19 disclosure log).
+    DisclosureRecord,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 32] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -111,6 +116,9 @@ impl AuditAction {
         Self::AdvertisingMarker,
         Self::ExistingCustomer,
         Self::WordingCreate,
+        Self::PersonExport,
+        Self::ProcessorCreate,
+        Self::DisclosureRecord,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -144,6 +152,9 @@ impl AuditAction {
             Self::AdvertisingMarker => "advertising_marker",
             Self::ExistingCustomer => "existing_customer",
             Self::WordingCreate => "wording.create",
+            Self::PersonExport => "person.export",
+            Self::ProcessorCreate => "processor.create",
+            Self::DisclosureRecord => "disclosure.record",
         }
     }
 

@@ -51,6 +51,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000008_grounds_and_wordings",
         sql: include_str!("../migrations/m20261130_000008_grounds_and_wordings.sql"),
     },
+    // Version 9 is taken by another branch; gaps are fine.
+    Migration {
+        version: 10,
+        name: "m20261130_000010_processors_disclosures",
+        sql: include_str!("../migrations/m20261130_000010_processors_disclosures.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.
