@@ -6,10 +6,12 @@ pub mod audit;
 pub mod common;
 pub mod config;
 pub mod deals;
+pub mod export;
 pub mod grounds;
 pub mod organizations;
 pub mod persons;
 pub mod privacy;
+pub mod processors;
 pub mod settings;
 pub mod users;
 
@@ -115,6 +117,12 @@ pub fn router() -> Router<AppState> {
             axum::routing::put(grounds::put_existing_customer)
                 .delete(grounds::delete_existing_customer),
         )
+        .route("/persons/{id}/export", get(export::export_person))
+        .route("/persons/{id}/portability", get(export::person_portability))
+        .route(
+            "/processors",
+            get(processors::list_processors).post(processors::create_processor),
+        )
         .route("/audit", get(audit::list_audit))
         .route("/ropa", get(settings::get_ropa))
         .route(
@@ -147,6 +155,8 @@ pub fn router() -> Router<AppState> {
         grounds::put_presumed_consent, grounds::delete_presumed_consent,
         grounds::put_advertising_marker, grounds::delete_advertising_marker,
         grounds::put_existing_customer, grounds::delete_existing_customer, settings::get_ropa, settings::get_installation, settings::put_installation,
+        export::export_person, export::person_portability,
+        processors::list_processors, processors::create_processor,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),
