@@ -4,6 +4,7 @@
 //! the outside world are parsed into the newtypes of this crate at the edge
 //! (HTTP, CLI, import) and are valid from then on ("parse, don't validate").
 
+pub mod access;
 pub mod clock;
 pub mod currency;
 pub mod demo;
@@ -14,6 +15,7 @@ pub mod ids;
 pub mod installation;
 pub mod phone;
 pub mod policy;
+pub mod processor;
 pub mod records;
 pub mod role;
 pub mod ropa;

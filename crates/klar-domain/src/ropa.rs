@@ -17,7 +17,7 @@ pub struct Text {
 }
 
 impl Text {
-    fn new(de: impl Into<String>, en: impl Into<String>) -> Self {
+    pub fn new(de: impl Into<String>, en: impl Into<String>) -> Self {
         Self {
             de: de.into(),
             en: en.into(),

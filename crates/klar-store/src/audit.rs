@@ -81,10 +81,15 @@ pub enum AuditAction {
     DsrCreate,
     DsrStep,
     DsrExtend,
+    /// An Art. 15 answer or Art. 20 copy of a person's data was compiled.
+    PersonExport,
+    ProcessorCreate,
+    /// Data of a person went to a recipient (Art. 19 disclosure log).
+    DisclosureRecord,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 35] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -117,6 +122,9 @@ impl AuditAction {
         Self::DsrCreate,
         Self::DsrStep,
         Self::DsrExtend,
+        Self::PersonExport,
+        Self::ProcessorCreate,
+        Self::DisclosureRecord,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +161,9 @@ impl AuditAction {
             Self::DsrCreate => "dsr.create",
             Self::DsrStep => "dsr.step",
             Self::DsrExtend => "dsr.extend",
+            Self::PersonExport => "person.export",
+            Self::ProcessorCreate => "processor.create",
+            Self::DisclosureRecord => "disclosure.record",
         }
     }
 

@@ -21,6 +21,7 @@ pub mod organizations;
 pub mod persons;
 pub mod pipelines;
 pub mod privacy;
+pub mod processors;
 pub mod purposes;
 pub mod settings;
 pub mod users;

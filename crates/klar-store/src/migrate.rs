@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/m20261130_000009_dsr.sql"),
     },
     Migration {
+        version: 10,
+        name: "m20261130_000010_processors_disclosures",
+        sql: include_str!("../migrations/m20261130_000010_processors_disclosures.sql"),
+    },
+    Migration {
         version: 11,
         name: "m20261130_000011_erasure_journal",
         sql: include_str!("../migrations/m20261130_000011_erasure_journal.sql"),

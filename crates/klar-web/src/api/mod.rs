@@ -7,10 +7,12 @@ pub mod common;
 pub mod config;
 pub mod deals;
 pub mod dsr;
+pub mod export;
 pub mod grounds;
 pub mod organizations;
 pub mod persons;
 pub mod privacy;
+pub mod processors;
 pub mod settings;
 pub mod users;
 
@@ -121,6 +123,12 @@ pub fn router() -> Router<AppState> {
         .route("/dsr/{id}/steps", axum::routing::post(dsr::step_dsr))
         .route("/dsr/{id}/extension", axum::routing::post(dsr::extend_dsr))
         .route("/dsr/{id}/person", axum::routing::put(dsr::link_dsr))
+        .route("/persons/{id}/export", get(export::export_person))
+        .route("/persons/{id}/portability", get(export::person_portability))
+        .route(
+            "/processors",
+            get(processors::list_processors).post(processors::create_processor),
+        )
         .route("/audit", get(audit::list_audit))
         .route("/ropa", get(settings::get_ropa))
         .route(
@@ -154,6 +162,8 @@ pub fn router() -> Router<AppState> {
         grounds::put_presumed_consent, grounds::delete_presumed_consent,
         grounds::put_advertising_marker, grounds::delete_advertising_marker,
         grounds::put_existing_customer, grounds::delete_existing_customer, settings::get_ropa, settings::get_installation, settings::put_installation,
+        export::export_person, export::person_portability,
+        processors::list_processors, processors::create_processor,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

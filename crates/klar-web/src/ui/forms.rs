@@ -534,6 +534,8 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "is longer than 2000 characters",
         "ist länger als 2000 Zeichen",
     ),
+    ("must be json or html", "muss json oder html sein"),
+    ("must be json or csv", "muss json oder csv sein"),
     ("is not a known action", "ist keine bekannte Aktion"),
     (
         "is too short for a balancing test (at least 40 characters)",
@@ -659,6 +661,36 @@ const MESSAGES_DE: &[(&str, &str)] = &[
     (
         "a staff account with this email exists",
         "ein Mitarbeiterkonto mit dieser E-Mail-Adresse besteht bereits",
+    ),
+    // domain/store: the register of processors and recipients, the disclosure log
+    (
+        "must be processor, joint_controller or recipient",
+        "muss processor, joint_controller oder recipient sein",
+    ),
+    (
+        "must be none, adequacy, scc, bcr or derogation",
+        "muss none, adequacy, scc, bcr oder derogation sein",
+    ),
+    ("is not a known key", "ist kein bekannter Schlüssel"),
+    (
+        "must name at least one purpose",
+        "muss mindestens einen Zweck nennen",
+    ),
+    (
+        "must name at least one data category",
+        "muss mindestens eine Datenkategorie nennen",
+    ),
+    (
+        "a recipient outside the EU/EEA needs adequacy, scc, bcr or derogation",
+        "ein Empfänger außerhalb von EU/EWR braucht adequacy, scc, bcr oder derogation",
+    ),
+    (
+        "is not in the register of processors and recipients",
+        "steht nicht im Verzeichnis der Auftragsverarbeiter und Empfänger",
+    ),
+    (
+        "is not a purpose of the registry",
+        "ist kein Zweck des Zweckverzeichnisses",
     ),
 ];
 

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod consent;
 pub mod dashboard;
 pub mod deals;
+pub mod export;
 pub mod forms;
 pub mod installation;
 pub mod layout;

@@ -7,6 +7,7 @@
 mod support;
 
 mod app;
+mod art15;
 mod audit;
 mod auth;
 mod browser;
