@@ -99,6 +99,45 @@ pub struct DsrOut {
     /// The steps so far (single request only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<DsrEventOut>>,
+    /// For rectification, erasure and restriction (single request only): every recipient the
+    /// person's data was disclosed to, from the disclosure log, to be told (Art. 19).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipients_to_notify: Option<Vec<RecipientOut>>,
+}
+
+/// A recipient to tell about a rectification, erasure or restriction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecipientOut {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub country: String,
+}
+
+/// The recipients to tell (Art. 19) when the request changes what they received.
+pub fn recipients_to_notify(state: &AppState, d: &Dsr) -> AppResult<Option<Vec<RecipientOut>>> {
+    let (true, Some(pid)) = (
+        matches!(
+            d.kind,
+            DsrKind::Rectification | DsrKind::Erasure | DsrKind::Restriction
+        ),
+        d.person_id,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        state
+            .store
+            .recipients_of(pid)?
+            .into_iter()
+            .map(|r| RecipientOut {
+                id: r.id,
+                name: r.spec.name,
+                role: r.spec.role.as_str().into(),
+                country: r.spec.country,
+            })
+            .collect(),
+    ))
 }
 
 pub fn dsr_out(d: &Dsr, now: jiff::Timestamp) -> DsrOut {
@@ -129,6 +168,7 @@ pub fn dsr_out(d: &Dsr, now: jiff::Timestamp) -> DsrOut {
         closed_at: d.closed_at.map(|t| t.to_string()),
         outcome_reason: d.outcome_reason.clone(),
         events: None,
+        recipients_to_notify: None,
     }
 }
 
@@ -298,6 +338,7 @@ pub async fn get_dsr(
             .map(DsrEventOut::from)
             .collect(),
     );
+    out.recipients_to_notify = recipients_to_notify(&state, &d)?;
     Ok(Json(out))
 }
 

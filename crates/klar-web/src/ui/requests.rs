@@ -60,6 +60,8 @@ pub struct ShowPage {
     pub actions: Vec<(&'static str, &'static str)>,
     /// `(when, step, new status, note)`.
     pub events: Vec<(String, &'static str, &'static str, String)>,
+    /// Recipients to tell (Art. 19), for rectification, erasure and restriction.
+    pub notify: Option<Vec<crate::api::dsr::RecipientOut>>,
     pub error: String,
 }
 
@@ -290,6 +292,10 @@ fn show(state: &AppState, s: &UiSession, id: &str, error: String, status: Status
         })
         .collect();
     let out = dsr_out(&d, now);
+    let notify = match crate::api::dsr::recipients_to_notify(state, &d) {
+        Ok(n) => n,
+        Err(e) => return e.into_response(),
+    };
     render(
         status,
         &ShowPage {
@@ -302,6 +308,7 @@ fn show(state: &AppState, s: &UiSession, id: &str, error: String, status: Status
             open: d.status.is_open(),
             actions,
             events,
+            notify,
             error,
             p,
             d,

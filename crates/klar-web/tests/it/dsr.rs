@@ -530,6 +530,16 @@ async fn the_privacy_officer_takes_a_request_from_arrival_to_completion_in_the_u
     .unwrap();
     assert_eq!(r.status(), 303);
     let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let person_page = get(format!("/persons/{}", p["id"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        person_page.contains("/export?format=html"),
+        "the officer reaches the Art. 15 answer"
+    );
     let html = get(loc.clone()).await.unwrap().text().await.unwrap();
     assert!(html.contains("Löschung (Art. 17)"));
     assert!(html.contains("Frist"), "the deadline is in view");
@@ -627,4 +637,72 @@ async fn the_privacy_officer_takes_a_request_from_arrival_to_completion_in_the_u
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn rectification_and_erasure_requests_name_the_recipients_to_notify_even_after_erasure() {
+    let app = TestApp::spawn().await;
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let p = app
+        .create_person(
+            &po,
+            json!({"last_name": "Weitergegeben", "phone": "+49 40 9998877"}),
+        )
+        .await;
+    let pid = p["id"].as_str().unwrap();
+    let cc = app
+        .call("POST", "/api/v1/processors", Some(&po), Some(json!({"name": "Callcenter Nord GmbH", "role": "processor",
+            "contract_signed_at": "2026-01-15", "purposes": ["phone_marketing"], "data_categories": ["contact"], "country": "DE"})))
+        .await;
+    assert_eq!(cc.status, 201, "{}", cc.body);
+    app.store
+        .record_disclosure(
+            klar_store::Actor::system(),
+            &klar_store::processors::NewDisclosure {
+                processor_id: cc.body["id"].as_str().unwrap().to_string(),
+                person_id: pid.parse().unwrap(),
+                data_categories: vec!["contact".into()],
+                purpose: "phone_marketing".into(),
+                legal_basis: klar_domain::policy::LegalBasis::Consent,
+                at: None,
+            },
+        )
+        .unwrap();
+    let mut ids = Vec::new();
+    for kind in ["rectification", "erasure", "access"] {
+        let r = app
+            .call(
+                "POST",
+                "/api/v1/dsr",
+                Some(&po),
+                Some(json!({"kind": kind, "person_id": pid})),
+            )
+            .await;
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let one = app
+        .call("GET", &format!("/api/v1/dsr/{}", ids[0]), Some(&po), None)
+        .await;
+    assert_eq!(
+        one.body["recipients_to_notify"][0]["name"],
+        "Callcenter Nord GmbH"
+    );
+    let access = app
+        .call("GET", &format!("/api/v1/dsr/{}", ids[2]), Some(&po), None)
+        .await;
+    assert!(access.body.get("recipients_to_notify").is_none());
+    for action in ["verify", "complete"] {
+        step(&app, &po, &ids[1], json!({"action": action})).await;
+    }
+    app.call("GET", &format!("/api/v1/persons/{pid}"), Some(&po), None)
+        .await
+        .problem(404);
+    let erased = app
+        .call("GET", &format!("/api/v1/dsr/{}", ids[1]), Some(&po), None)
+        .await;
+    assert_eq!(erased.body["status"], "completed");
+    assert_eq!(
+        erased.body["recipients_to_notify"][0]["name"],
+        "Callcenter Nord GmbH"
+    );
 }
