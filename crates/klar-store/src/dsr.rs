@@ -439,22 +439,7 @@ impl Store {
     pub fn peek_dsr_token(&self, token: &str) -> Result<std::result::Result<Dsr, DsrTokenRefusal>> {
         let h = klar_crypto::hash_token(self.keys.session_secret(), token);
         let now = ms(self.now());
-        let found = self.db.read(|c| {
-            let Some(r) = c.query_opt(
-                "SELECT dsr_id, expires_at, used_at FROM dsr_tokens WHERE token_hash = $1",
-                &[Val::Blob(h.clone())],
-            )?
-            else {
-                return Ok(Err(DsrTokenRefusal::Unknown));
-            };
-            if r.get::<Option<i64>>(2)?.is_some() {
-                return Ok(Err(DsrTokenRefusal::Used));
-            }
-            if r.get::<i64>(1)? <= now {
-                return Ok(Err(DsrTokenRefusal::Expired));
-            }
-            Ok(Ok(r.get::<String>(0)?))
-        })?;
+        let found = self.db.read(|c| token_dsr(c, &h, now))?;
         match found {
             Ok(id) => Ok(Ok(self.dsr(&id)?)),
             Err(r) => Ok(Err(r)),
@@ -469,24 +454,15 @@ impl Store {
         let h = klar_crypto::hash_token(self.keys.session_secret(), token);
         let now = ms(self.now());
         let found = self.db.write(|c| {
-            let Some(r) = c.query_opt(
-                "SELECT dsr_id, expires_at, used_at FROM dsr_tokens WHERE token_hash = $1",
-                &[Val::Blob(h.clone())],
-            )?
-            else {
-                return Ok(Err(DsrTokenRefusal::Unknown));
+            let id = match token_dsr(c, &h, now)? {
+                Ok(id) => id,
+                Err(r) => return Ok(Err(r)),
             };
-            if r.get::<Option<i64>>(2)?.is_some() {
-                return Ok(Err(DsrTokenRefusal::Used));
-            }
-            if r.get::<i64>(1)? <= now {
-                return Ok(Err(DsrTokenRefusal::Expired));
-            }
             c.execute(
                 "UPDATE dsr_tokens SET used_at = $2 WHERE token_hash = $1",
                 &[Val::Blob(h.clone()), Val::Int(now)],
             )?;
-            Ok(Ok(r.get::<String>(0)?))
+            Ok(Ok(id))
         })?;
         match found {
             Err(r) => Ok(Err(r)),
@@ -505,6 +481,28 @@ impl Store {
             }
         }
     }
+}
+
+/// The request a confirmation token belongs to, if the token is still usable.
+fn token_dsr(
+    c: &Conn<'_>,
+    h: &[u8],
+    now: i64,
+) -> Result<std::result::Result<String, DsrTokenRefusal>> {
+    let Some(r) = c.query_opt(
+        "SELECT dsr_id, expires_at, used_at FROM dsr_tokens WHERE token_hash = $1",
+        &[Val::Blob(h.to_vec())],
+    )?
+    else {
+        return Ok(Err(DsrTokenRefusal::Unknown));
+    };
+    if r.get::<Option<i64>>(2)?.is_some() {
+        return Ok(Err(DsrTokenRefusal::Used));
+    }
+    if r.get::<i64>(1)? <= now {
+        return Ok(Err(DsrTokenRefusal::Expired));
+    }
+    Ok(Ok(r.get(0)?))
 }
 
 #[allow(clippy::too_many_arguments)]
