@@ -17,6 +17,7 @@ pub mod phone;
 pub mod policy;
 pub mod processor;
 pub mod records;
+pub mod retention;
 pub mod role;
 pub mod ropa;
 pub mod search;

@@ -39,7 +39,7 @@ const SELECT: &str = "SELECT a.id, a.kind, a.person_id, a.organization_id, a.dea
     a.due_date, a.done, a.owner_id, a.created_at, a.created_by, a.updated_at, a.updated_by, k.wrapped_key \
     FROM activities a LEFT JOIN person_keys k ON k.person_id = a.person_id";
 
-fn ctx(id: &str) -> Context<'_> {
+pub(crate) fn ctx(id: &str) -> Context<'_> {
     Context {
         table: "activities",
         column: "text",
@@ -91,7 +91,7 @@ impl Store {
             decode(
                 self,
                 &c.query_one(
-                    &format!("{SELECT} WHERE a.id = $1"),
+                    &format!("{SELECT} WHERE a.id = $1 AND a.retained_until IS NULL"),
                     &[aid.to_string().into()],
                 )?,
             )
@@ -121,7 +121,8 @@ impl Store {
     /// The timeline: latest first (by when it happened, then by creation).
     pub fn list_activities(&self, f: &ActivityFilter) -> Result<Page<Activity>> {
         let limit = f.limit.clamp(1, 500);
-        let mut sql = format!("{SELECT} WHERE 1 = 1");
+        // Letters kept only for a retention duty are restricted: never listed.
+        let mut sql = format!("{SELECT} WHERE a.retained_until IS NULL");
         let mut params: Vec<Val> = Vec::new();
         for (col, v) in [
             ("a.person_id", f.person.map(|x| x.to_string())),
@@ -156,7 +157,7 @@ impl Store {
         self.db.read(|c| {
             let rows = c.query(
                 &format!(
-                    "{SELECT} WHERE a.kind = 'task' AND a.done = 0 \
+                    "{SELECT} WHERE a.kind = 'task' AND a.done = 0 AND a.retained_until IS NULL \
                      ORDER BY CASE WHEN a.due_date IS NULL THEN 1 ELSE 0 END, a.due_date, a.id LIMIT $1"
                 ),
                 &[Val::Int(limit)],

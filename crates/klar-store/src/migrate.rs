@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000011_erasure_journal",
         sql: include_str!("../migrations/m20261130_000011_erasure_journal.sql"),
     },
+    Migration {
+        version: 12,
+        name: "m20261130_000012_retained_letters",
+        sql: include_str!("../migrations/m20261130_000012_retained_letters.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -276,10 +276,10 @@ impl Store {
     /// `Erased` when she was erased before (nothing changes), `NotFound` for an id that
     /// never named a person.
     #[tracing::instrument(skip_all, fields(person_id = %pid))]
-    pub fn erase_person(&self, actor: Actor, pid: PersonId) -> Result<()> {
+    pub fn erase_person(&self, actor: Actor, pid: PersonId) -> Result<ErasureOutcome> {
         let sid = pid.to_string();
         let now = self.now();
-        self.db.write(|c| {
+        let outcome = self.db.write(|c| {
             let p = || -> Vec<Val> { vec![sid.as_str().into()] };
             if c.query_opt("SELECT id FROM persons WHERE id = $1", &p())?
                 .is_none()
@@ -303,6 +303,11 @@ impl Store {
                  OR resource_id IN (SELECT id FROM presumed_consents WHERE person_id = $1)",
                 &p(),
             )?;
+            // Art. 17(3)(b): the emails of a concluded (won) deal are business letters the
+            // company must keep for six years (§257 HGB). They stay, re-sealed under the
+            // installation key, without her id, hidden from every view until the period
+            // ends; everything else about her goes.
+            let outcome = retain_letters(self, c, &sid)?;
             // Every table that names her, explicitly (not by relying on ON DELETE CASCADE,
             // so the list is visible here and checked by the erasure tests).
             for table in [
@@ -347,16 +352,16 @@ impl Store {
                     actor.user_id.map(|u| u.to_string()).into(),
                 ],
             )?;
-            Ok(())
+            Ok(outcome)
         })?;
-        tracing::info!("person erased");
+        tracing::info!(retained_letters = outcome.retained_letters, "person erased");
         self.audit(AuditEntry::new(actor, AuditAction::PersonErase).person(pid));
         // The erasure is committed; if a reader still holds an old snapshot, the WAL is
         // truncated by the next checkpoint instead (after the next erasure, or a backup).
         if let Err(e) = self.db.checkpoint() {
             tracing::warn!(error = %e, "WAL not truncated after an erasure");
         }
-        Ok(())
+        Ok(outcome)
     }
 
     /// When a person was erased, from the erasure journal; `None` when this id was never
@@ -619,4 +624,50 @@ fn decode_person(keys: &Keyring, r: &Row) -> Result<Person> {
             updated_by: opt_id(r.get(9)?)?,
         },
     })
+}
+
+/// What an erasure left behind for a legal retention duty (ids and dates only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErasureOutcome {
+    /// Business letters kept, restricted, for §257 HGB.
+    pub retained_letters: usize,
+    /// Until when the last of them must be kept.
+    pub retained_until: Option<jiff::Timestamp>,
+}
+
+/// Re-seals her emails linked to won deals under the installation key, detaches them from
+/// her and marks them retained until the end of their period.
+fn retain_letters(store: &Store, c: &Conn<'_>, sid: &str) -> Result<ErasureOutcome> {
+    use klar_domain::retention::{BUSINESS_LETTERS, BUSINESS_LETTERS_YEARS, retain_until};
+    let rows = c.query(
+        "SELECT a.id, a.text, a.occurred_at, k.wrapped_key FROM activities a \
+         JOIN deals d ON d.id = a.deal_id JOIN person_keys k ON k.person_id = a.person_id \
+         WHERE a.person_id = $1 AND a.kind = 'email' AND d.status = 'won'",
+        &[sid.into()],
+    )?;
+    let mut out = ErasureOutcome::default();
+    for r in &rows {
+        let id: String = r.get(0)?;
+        let dek = store.keys.unwrap(&WrappedKey(r.get(3)?), sid)?;
+        let plain = dek.open(&crate::activities::ctx(&id), &r.get::<Vec<u8>>(1)?)?;
+        let resealed = store.keys.installation_key().seal(
+            &crate::activities::ctx(&id),
+            &plain,
+            &mut rand::rngs::OsRng,
+        )?;
+        let until = retain_until(from_ms(r.get(2)?)?, BUSINESS_LETTERS_YEARS);
+        c.execute(
+            "UPDATE activities SET person_id = NULL, text = $2, retained_until = $3, retention_class = $4, \
+             owner_id = NULL, created_by = NULL, updated_by = NULL WHERE id = $1",
+            &[
+                id.as_str().into(),
+                Val::Blob(resealed),
+                Val::Int(ms(until)),
+                BUSINESS_LETTERS.into(),
+            ],
+        )?;
+        out.retained_letters += 1;
+        out.retained_until = out.retained_until.max(Some(until));
+    }
+    Ok(out)
 }

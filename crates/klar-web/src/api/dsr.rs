@@ -381,38 +381,58 @@ pub async fn step_for(
     }
     let d = load(state, id)?;
     klar_domain::dsr::transition(d.status, action).map_err(|e| invalid("action", e.0))?;
-    if action == DsrAction::Complete {
-        apply(state, auth, &d).await?;
+    let mut action = action;
+    let mut reason = reason.map(str::to_owned);
+    if action == DsrAction::Complete
+        && let Some(kept) = apply(state, auth, &d).await?
+    {
+        // Art. 17(3)(b): what a retention duty keeps is said in the answer.
+        action = DsrAction::PartiallyComplete;
+        reason = Some(kept);
     }
     let actor = AuditActor::User(auth.user.id);
     let id = d.id.clone();
-    let reason = reason.map(str::to_owned);
     state
         .blocking(move |s| Ok(s.step_dsr(actor, &id, action, reason.as_deref())?))
         .await
 }
 
 /// What completing a request does through the privacy core (point 7 of the issue).
-async fn apply(state: &AppState, auth: &Auth, d: &Dsr) -> AppResult<()> {
+/// Returns the reason to give when a legal retention duty keeps part of the data.
+async fn apply(state: &AppState, auth: &Auth, d: &Dsr) -> AppResult<Option<String>> {
     let Some(pid) = d.person_id else {
-        return Ok(());
+        return Ok(None);
     };
     if state.store.person_kind(pid).is_err() {
         // Already erased (or never found): nothing left to apply.
-        return Ok(());
+        return Ok(None);
     }
     let actor = auth.actor();
     let scope = d.scope.clone();
     let reason = format!("{} request {}", d.kind.article(), d.id);
     match d.kind {
         DsrKind::Erasure => {
-            state
+            let outcome = state
                 .blocking(move |s| Ok(s.erase_person(actor, pid)?))
-                .await
+                .await?;
+            Ok(outcome.retained_until.map(|until| {
+                let day = until
+                    .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC))
+                    .date();
+                format!(
+                    "Alle Daten wurden gelöscht außer {n} Geschäftsbrief(en) zu einem abgeschlossenen Geschäft, die nach \
+                     § 257 HGB und § 147 AO bis {de} aufbewahrt werden müssen; sie sind bis dahin gesperrt und werden danach \
+                     gelöscht (Art. 17 Abs. 3 lit. b DSGVO). / All data was erased except {n} business letter(s) about a \
+                     concluded deal that must be kept until {day} (§257 HGB, §147 AO); they are restricted until then and \
+                     erased afterwards (Art. 17(3)(b) GDPR).",
+                    n = outcome.retained_letters,
+                    de = day.strftime("%d.%m.%Y"),
+                )
+            }))
         }
         DsrKind::Restriction => {
             state
-                .blocking(move |s| Ok(s.restrict(actor, pid, &reason).map(|_| ())?))
+                .blocking(move |s| Ok(s.restrict(actor, pid, &reason).map(|_| None)?))
                 .await
         }
         DsrKind::Objection => {
@@ -421,11 +441,11 @@ async fn apply(state: &AppState, auth: &Auth, d: &Dsr) -> AppResult<()> {
             state
                 .blocking(move |s| {
                     Ok(s.record_objection(actor, pid, &scope, "request")
-                        .map(|_| ())?)
+                        .map(|_| None)?)
                 })
                 .await
         }
-        DsrKind::Access | DsrKind::Portability | DsrKind::Rectification => Ok(()),
+        DsrKind::Access | DsrKind::Portability | DsrKind::Rectification => Ok(None),
     }
 }
 

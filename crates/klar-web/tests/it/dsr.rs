@@ -706,3 +706,98 @@ async fn rectification_and_erasure_requests_name_the_recipients_to_notify_even_a
         "Callcenter Nord GmbH"
     );
 }
+
+#[tokio::test]
+async fn an_erasure_keeps_only_the_business_letters_of_a_won_deal_restricted_and_says_so() {
+    let app = TestApp::spawn().await;
+    let sales = app.sales_token();
+    let po = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let p = app
+        .create_person(
+            &sales,
+            json!({"last_name": "Aufbewahrt", "email": "a@kunde.example"}),
+        )
+        .await;
+    let pid = p["id"].as_str().unwrap();
+    let deal = |stage: &str| {
+        let app = &app;
+        let sales = sales.clone();
+        let stage = stage.to_string();
+        async move {
+            app.call("POST", "/api/v1/deals", Some(&sales),
+                Some(json!({"title": "Auftrag", "value_cents": 990, "currency": "EUR", "stage": stage, "person_id": pid})))
+                .await
+                .body["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let won = deal("won").await;
+    let open = deal("proposal").await;
+    for (kind, deal_id, subject) in [
+        ("email", &won, "Auftragsbestätigung 4711"),
+        ("note", &won, "Kundin mag Blau"),
+        ("email", &open, "Angebot 4712"),
+    ] {
+        let r = app
+            .call(
+                "POST",
+                "/api/v1/activities",
+                Some(&sales),
+                Some(
+                    json!({"kind": kind, "person_id": pid, "deal_id": deal_id, "subject": subject}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/dsr",
+            Some(&po),
+            Some(json!({"kind": "erasure", "person_id": pid})),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    step(&app, &po, &id, json!({"action": "verify"})).await;
+    let done = step(&app, &po, &id, json!({"action": "complete"})).await;
+    assert_eq!(done.body["status"], "partially_completed", "{}", done.body);
+    let reason = done.body["outcome_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("§ 257 HGB") && reason.contains("31.12."),
+        "{reason}"
+    );
+
+    app.call("GET", &format!("/api/v1/persons/{pid}"), Some(&po), None)
+        .await
+        .problem(404);
+    // The kept letter is restricted: no view lists it.
+    for q in [format!("deal_id={won}"), format!("deal_id={open}")] {
+        let r = app
+            .call(
+                "GET",
+                &format!("/api/v1/activities?{q}"),
+                Some(&sales),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["items"], json!([]), "{q}");
+    }
+    let kept = app
+        .store
+        .db()
+        .read(|c| {
+            c.query(
+                "SELECT person_id, retained_until, retention_class, deal_id FROM activities",
+                &[],
+            )
+        })
+        .unwrap();
+    assert_eq!(kept.len(), 1, "only the email of the won deal stays");
+    assert_eq!(kept[0].get::<Option<String>>(0).unwrap(), None);
+    assert!(kept[0].get::<Option<i64>>(1).unwrap().is_some());
+    assert_eq!(kept[0].get::<String>(2).unwrap(), "hgb_257_letters");
+    assert_eq!(kept[0].get::<String>(3).unwrap(), won);
+}
