@@ -64,6 +64,9 @@ enum Command {
         #[arg(long, env = "KLAR_ADDR", default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Print the record of processing activities (Art. 30(1) GDPR), generated from the
     /// live configuration.
     Ropa {
@@ -128,6 +131,26 @@ enum UserCmd {
         #[arg(long)]
         email: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk the hash chain and the signed checkpoints; exit 0 if intact, otherwise non-zero
+    /// naming the first entry that was changed, removed or reordered.
+    Verify,
+    /// Sign the current chain head now (also done every 10,000 entries and hourly by serve).
+    Checkpoint,
+    /// Entries of a period as JSON lines with their hashes, then the checkpoints inside it.
+    Export {
+        /// RFC 3339 instant or a date (YYYY-MM-DD, Europe/Berlin); entries at or after it.
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 instant or a date; entries before it.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// The hex Ed25519 public key that verifies this installation's checkpoints.
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -261,6 +284,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Healthcheck { addr } => healthcheck(addr),
+        Command::Audit(cmd) => audit(&cli.global, cmd),
         Command::Ropa {
             format,
             smtp_url,
@@ -363,6 +387,58 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     })
 }
 
+fn instant(s: &str) -> Result<jiff::Timestamp> {
+    if let Ok(t) = s.trim().parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let d: jiff::civil::Date = s.trim().parse().map_err(|_| {
+        anyhow::anyhow!("{s:?} is neither an RFC 3339 instant nor a date YYYY-MM-DD")
+    })?;
+    Ok(d.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin")?)?
+        .timestamp())
+}
+
+fn audit(g: &Global, cmd: AuditCmd) -> Result<()> {
+    let store = open_store(g)?;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        AuditCmd::Verify => {
+            let r = store.verify_audit()?;
+            match r.broken {
+                None => {
+                    writeln!(
+                        out,
+                        "audit trail intact: {} entries, {} signed checkpoints",
+                        r.entries, r.checkpoints
+                    )?;
+                    Ok(())
+                }
+                Some((seq, why)) => bail!("audit trail broken at entry {seq}: {why}"),
+            }
+        }
+        AuditCmd::Checkpoint => {
+            match store.audit_checkpoint()? {
+                Some(seq) => writeln!(out, "signed the chain head at entry {seq}")?,
+                None => writeln!(out, "the audit trail is empty; nothing to sign")?,
+            }
+            Ok(())
+        }
+        AuditCmd::Export { since, until } => {
+            let since = since.as_deref().map(instant).transpose()?;
+            let until = until.as_deref().map(instant).transpose()?;
+            let mut w = std::io::BufWriter::new(out);
+            let n = store.export_audit(since, until, &mut w)?;
+            w.flush()?;
+            eprintln!("exported {n} entries");
+            Ok(())
+        }
+        AuditCmd::PublicKey => {
+            writeln!(out, "{}", store.audit_public_key())?;
+            Ok(())
+        }
+    }
+}
+
 /// Records the lapse of unconfirmed double opt-ins: at start, then every hour, on the
 /// blocking pool. Logs only counts.
 async fn lapse_job(store: Store) {
@@ -376,6 +452,11 @@ async fn lapse_job(store: Store) {
             Ok(Ok(n)) => tracing::info!(lapsed = n, "lapse job: unconfirmed double opt-ins lapsed"),
             Ok(Err(e)) => tracing::warn!(error = %e, "lapse job failed; next run in an hour"),
             Err(_) => tracing::warn!("lapse job stopped abnormally; next run in an hour"),
+        }
+        // Sign the audit chain's head, so that removing recent entries is detected.
+        let s = store.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.audit_checkpoint()).await {
+            tracing::warn!(error = %e, "audit checkpoint failed; next in an hour");
         }
     }
 }

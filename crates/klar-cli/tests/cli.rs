@@ -296,3 +296,100 @@ fn serve_starts_with_a_tls_mail_route_and_a_configured_double_opt_in_expiry() {
     );
     wait_healthy(&addr);
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+fn verify(data: &std::path::Path) -> (bool, String, String) {
+    let out = klar(data).args(["audit", "verify"]).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn tamper(data: &std::path::Path, sql: &str) {
+    let c = rusqlite::Connection::open(data.join("klar.db")).unwrap();
+    c.execute_batch(sql).unwrap();
+}
+
+#[test]
+fn audit_verify_names_the_first_changed_removed_or_reordered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = klar(&data)
+        .args(["seed", "--persons", "8"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, stdout, _) = verify(&data);
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains("audit trail intact"), "{stdout}");
+    let out = klar(&data).args(["audit", "checkpoint"]).output().unwrap();
+    assert!(out.status.success());
+    let (ok, stdout, _) = verify(&data);
+    assert!(ok && stdout.contains("1 signed checkpoints"), "{stdout}");
+
+    let cases = [
+        (
+            "changed",
+            "UPDATE audit_log SET action = 'person.read' WHERE seq = 3",
+            "entry 3 was changed",
+        ),
+        (
+            "removed",
+            "DELETE FROM audit_log WHERE seq = 4",
+            "entry 4 is missing",
+        ),
+        (
+            "reordered",
+            "UPDATE audit_log SET seq = -5 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6; UPDATE audit_log SET seq = 6 WHERE seq = -5",
+            "entry 5",
+        ),
+        (
+            "truncated",
+            "DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)",
+            "missing",
+        ),
+        (
+            "rewritten",
+            "UPDATE audit_checkpoints SET head_hash = zeroblob(32)",
+            "not signed by this installation",
+        ),
+    ];
+    for (what, sql, expect) in cases {
+        let copy = dir.path().join(what);
+        copy_dir(&data, &copy);
+        tamper(&copy, sql);
+        let (ok, _, stderr) = verify(&copy);
+        assert!(!ok, "{what} went unnoticed");
+        assert!(stderr.contains(expect), "{what}: {stderr}");
+    }
+
+    // A period exports as JSON lines with hashes, and the public key verifies elsewhere.
+    let out = klar(&data).args(["audit", "export"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().filter(|l| l["type"] == "entry").count() >= 8);
+    assert_eq!(lines.last().unwrap()["type"], "checkpoint");
+    assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
+    let key = klar(&data).args(["audit", "public-key"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8(key.stdout).unwrap().trim(),
+        lines.last().unwrap()["public_key"]
+    );
+}

@@ -67,6 +67,8 @@ pub struct Keyring {
     blind: BlindIndex,
     check: [u8; 32],
     session: [u8; 32],
+    /// Signs audit checkpoints (Ed25519); zeroized on drop by the crate.
+    audit_signing: ed25519_dalek::SigningKey,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -95,7 +97,19 @@ impl Keyring {
             blind: BlindIndex::new(master.derive("blind-index")),
             check,
             session: master.derive("session-secret"),
+            audit_signing: ed25519_dalek::SigningKey::from_bytes(&master.derive("audit-signing")),
         }
+    }
+
+    /// Signs an audit checkpoint (the chain head) with the installation's Ed25519 key.
+    pub fn sign_audit(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.audit_signing.sign(message).to_bytes()
+    }
+
+    /// The public half, for auditors who verify an exported range elsewhere.
+    pub fn audit_verifying_key(&self) -> [u8; 32] {
+        self.audit_signing.verifying_key().to_bytes()
     }
 
     /// A value stored with the database that proves which master key it belongs to,
@@ -148,6 +162,17 @@ impl Keyring {
     pub fn session_secret(&self) -> &[u8; 32] {
         &self.session
     }
+}
+
+/// Checks an audit checkpoint signature against a public key.
+pub fn verify_audit_signature(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(public) else {
+        return false;
+    };
+    let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
+        return false;
+    };
+    key.verify_strict(message, &sig).is_ok()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ mod secret;
 
 pub use aead::{Context, DataKey, WrappedKey};
 pub use blind::{BlindIndex, BlindKind};
-pub use keys::{KEY_CHECK_LABEL, Keyring, MasterKey};
+pub use keys::{KEY_CHECK_LABEL, Keyring, MasterKey, verify_audit_signature};
 pub use secret::{
     PasswordParams, constant_time_eq, hash_password, hash_token, new_token, verify_password,
 };

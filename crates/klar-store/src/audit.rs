@@ -297,11 +297,11 @@ const BATCH: usize = 4096;
 const LINGER: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl AuditSink {
-    pub(crate) fn start(db: Arc<Db>) -> Result<Self> {
+    pub(crate) fn start(db: Arc<Db>, keys: Arc<klar_crypto::Keyring>) -> Result<Self> {
         let (tx, rx) = mpsc::channel::<Msg>();
         let worker = std::thread::Builder::new()
             .name("klar-audit".into())
-            .spawn(move || writer(&db, &rx))
+            .spawn(move || writer(&db, &keys, &rx))
             .map_err(|e| StoreError::Config(format!("cannot start the audit writer: {e}")))?;
         Ok(Self {
             tx: Some(tx),
@@ -332,7 +332,7 @@ impl Drop for AuditSink {
     }
 }
 
-fn writer(db: &Db, rx: &mpsc::Receiver<Msg>) {
+fn writer(db: &Db, keys: &klar_crypto::Keyring, rx: &mpsc::Receiver<Msg>) {
     let mut pending: Vec<Stamped> = Vec::new();
     let mut waiters: Vec<mpsc::SyncSender<()>> = Vec::new();
     let mut closed = false;
@@ -362,7 +362,7 @@ fn writer(db: &Db, rx: &mpsc::Receiver<Msg>) {
             }
         }
         if !pending.is_empty() {
-            match write_batch(db, &pending) {
+            match write_batch(db, keys, &pending) {
                 Ok(()) => pending.clear(),
                 Err(e) => {
                     // Kept and retried with the next batch; the error names no data.
@@ -385,40 +385,249 @@ fn writer(db: &Db, rx: &mpsc::Receiver<Msg>) {
 /// Rows per INSERT statement: one statement per row costs more than the row.
 const ROWS_PER_INSERT: usize = 64;
 
-fn write_batch(db: &Db, batch: &[Stamped]) -> Result<()> {
+/// Checkpoint the chain head every this many entries.
+pub const CHECKPOINT_EVERY: i64 = 10_000;
+
+/// The fields an entry's hash covers, as stored.
+struct Fields<'a> {
+    seq: i64,
+    at: i64,
+    actor: &'a str,
+    action: &'a str,
+    person_id: Option<&'a str>,
+    object: Option<&'a str>,
+    purpose: Option<&'a str>,
+    channel: Option<&'a str>,
+    rule: Option<&'a str>,
+    outcome: Option<&'a str>,
+}
+
+/// SHA-256 over the predecessor's hash and every field, each length-prefixed (absent fields
+/// are marked as such), so no two different entries hash alike.
+fn entry_hash(prev: &[u8], f: &Fields<'_>) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"klar-audit-v1");
+    h.update(prev);
+    h.update(f.seq.to_be_bytes());
+    h.update(f.at.to_be_bytes());
+    for v in [
+        Some(f.actor),
+        Some(f.action),
+        f.person_id,
+        f.object,
+        f.purpose,
+        f.channel,
+        f.rule,
+        f.outcome,
+    ] {
+        match v {
+            None => h.update(u32::MAX.to_be_bytes()),
+            Some(s) => {
+                h.update((s.len() as u32).to_be_bytes());
+                h.update(s.as_bytes());
+            }
+        }
+    }
+    h.finalize().to_vec()
+}
+
+/// The hash before the first entry.
+const GENESIS: [u8; 32] = [0; 32];
+
+/// The chain head: the last entry's sequence number and hash.
+fn head(c: &crate::db::Conn<'_>) -> Result<(i64, Vec<u8>)> {
+    Ok(
+        match c.query_opt(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )? {
+            None => (0, GENESIS.to_vec()),
+            Some(r) => (
+                r.get(0)?,
+                r.get::<Option<Vec<u8>>>(1)?
+                    .ok_or_else(|| StoreError::Corrupt("audit entry without hash".into()))?,
+            ),
+        },
+    )
+}
+
+fn checkpoint_message(seq: i64, head: &[u8]) -> Vec<u8> {
+    let mut m = b"klar-audit-checkpoint-v1".to_vec();
+    m.extend(seq.to_be_bytes());
+    m.extend(head);
+    m
+}
+
+fn write_checkpoint(
+    c: &crate::db::Conn<'_>,
+    keys: &klar_crypto::Keyring,
+    seq: i64,
+    head: &[u8],
+    at: i64,
+) -> Result<()> {
+    let sig = keys.sign_audit(&checkpoint_message(seq, head));
+    c.execute(
+        "INSERT INTO audit_checkpoints (seq, head_hash, signature, public_key, signed_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (seq) DO NOTHING",
+        &[
+            Val::Int(seq),
+            Val::Blob(head.to_vec()),
+            Val::Blob(sig.to_vec()),
+            Val::Blob(keys.audit_verifying_key().to_vec()),
+            Val::Int(at),
+        ],
+    )?;
+    Ok(())
+}
+
+fn write_batch(db: &Db, keys: &klar_crypto::Keyring, batch: &[Stamped]) -> Result<()> {
     db.write(|c| {
-        let mut seq: i64 = c
-            .query_one("SELECT COALESCE(MAX(seq), 0) FROM audit_log", &[])?
-            .get(0)?;
+        let (mut seq, mut prev) = head(c)?;
         for chunk in batch.chunks(ROWS_PER_INSERT) {
             let mut sql = String::from(
-                "INSERT INTO audit_log (seq, at, actor, action, person_id, object, purpose, channel, rule, outcome) VALUES ",
+                "INSERT INTO audit_log (seq, at, actor, action, person_id, object, purpose, channel, rule, outcome, prev_hash, hash) VALUES ",
             );
-            let mut params: Vec<Val> = Vec::with_capacity(chunk.len() * 10);
+            let mut params: Vec<Val> = Vec::with_capacity(chunk.len() * 12);
             for (i, s) in chunk.iter().enumerate() {
                 seq += 1;
                 let e = &s.entry;
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("({})", crate::db::Conn::placeholders(i * 10 + 1, 10)));
+                sql.push_str(&format!("({})", crate::db::Conn::placeholders(i * 12 + 1, 12)));
+                let actor = e.actor.as_string();
+                let person = e.person_id.map(|p| p.to_string());
+                let hash = entry_hash(
+                    &prev,
+                    &Fields {
+                        seq,
+                        at: s.at,
+                        actor: &actor,
+                        action: e.action.as_str(),
+                        person_id: person.as_deref(),
+                        object: e.object.as_deref(),
+                        purpose: e.purpose.as_deref(),
+                        channel: e.channel.map(|c| c.as_str()),
+                        rule: e.rule.as_deref(),
+                        outcome: e.outcome.as_deref(),
+                    },
+                );
                 params.extend([
                     Val::Int(seq),
                     Val::Int(s.at),
-                    e.actor.as_string().into(),
+                    actor.into(),
                     e.action.as_str().into(),
-                    e.person_id.map(|p| p.to_string()).into(),
+                    person.into(),
                     e.object.clone().into(),
                     e.purpose.clone().into(),
                     e.channel.map(|c| c.as_str()).into(),
                     e.rule.clone().into(),
                     e.outcome.clone().into(),
+                    Val::Blob(prev.clone()),
+                    Val::Blob(hash.clone()),
                 ]);
+                if seq % CHECKPOINT_EVERY == 0 {
+                    write_checkpoint(c, keys, seq, &hash, s.at)?;
+                }
+                prev = hash;
             }
             c.execute(&sql, &params)?;
         }
         Ok(())
     })
+}
+
+/// Chains entries written before the chain existed (run once, when the store opens).
+pub(crate) fn backfill_chain(db: &Db) -> Result<usize> {
+    let pending = db.read(|c| {
+        c.query_one("SELECT COUNT(*) FROM audit_log WHERE hash IS NULL", &[])?
+            .get::<i64>(0)
+    })?;
+    if pending == 0 {
+        return Ok(0);
+    }
+    db.write(|c| {
+        let mut prev = GENESIS.to_vec();
+        let rows = c.query(
+            "SELECT seq, at, actor, action, person_id, object, purpose, channel, rule, outcome, hash FROM audit_log ORDER BY seq",
+            &[],
+        )?;
+        let mut n = 0;
+        for r in &rows {
+            let stored: Option<Vec<u8>> = r.get(10)?;
+            let f = read_fields(r)?;
+            let hash = match stored {
+                Some(h) => h,
+                None => {
+                    let h = entry_hash(&prev, &f.as_fields());
+                    c.execute(
+                        "UPDATE audit_log SET prev_hash = $2, hash = $3 WHERE seq = $1",
+                        &[Val::Int(f.seq), Val::Blob(prev.clone()), Val::Blob(h.clone())],
+                    )?;
+                    n += 1;
+                    h
+                }
+            };
+            prev = hash;
+        }
+        Ok(n)
+    })
+}
+
+/// An entry's fields as read back.
+struct Owned {
+    seq: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    person_id: Option<String>,
+    object: Option<String>,
+    purpose: Option<String>,
+    channel: Option<String>,
+    rule: Option<String>,
+    outcome: Option<String>,
+}
+
+impl Owned {
+    fn as_fields(&self) -> Fields<'_> {
+        Fields {
+            seq: self.seq,
+            at: self.at,
+            actor: &self.actor,
+            action: &self.action,
+            person_id: self.person_id.as_deref(),
+            object: self.object.as_deref(),
+            purpose: self.purpose.as_deref(),
+            channel: self.channel.as_deref(),
+            rule: self.rule.as_deref(),
+            outcome: self.outcome.as_deref(),
+        }
+    }
+}
+
+fn read_fields(r: &crate::db::Row) -> Result<Owned> {
+    Ok(Owned {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        person_id: r.get(4)?,
+        object: r.get(5)?,
+        purpose: r.get(6)?,
+        channel: r.get(7)?,
+        rule: r.get(8)?,
+        outcome: r.get(9)?,
+    })
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    pub entries: u64,
+    pub checkpoints: u64,
+    /// The first break: the entry's sequence number and what is wrong.
+    pub broken: Option<(i64, String)>,
 }
 
 impl Store {
@@ -510,5 +719,218 @@ impl Store {
             };
             Ok(Page { items, next_cursor })
         })
+    }
+}
+
+impl Store {
+    /// Signs the current chain head now (also done every [`CHECKPOINT_EVERY`] entries).
+    pub fn audit_checkpoint(&self) -> Result<Option<i64>> {
+        self.audit_flush()?;
+        let at = ms(self.now());
+        self.db.write(|c| {
+            let (seq, hash) = head(c)?;
+            if seq == 0 {
+                return Ok(None);
+            }
+            write_checkpoint(c, &self.keys, seq, &hash, at)?;
+            Ok(Some(seq))
+        })
+    }
+
+    /// The hex public key that verifies this installation's checkpoints.
+    pub fn audit_public_key(&self) -> String {
+        self.keys
+            .audit_verifying_key()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Walks the whole chain: every entry's hash, its link to the predecessor, the sequence
+    /// without gaps, and every checkpoint's signature and head. Reports the first break.
+    pub fn verify_audit(&self) -> Result<ChainReport> {
+        self.audit_flush()?;
+        let public = self.keys.audit_verifying_key();
+        let mut report = ChainReport {
+            entries: 0,
+            checkpoints: 0,
+            broken: None,
+        };
+        let mut prev = GENESIS.to_vec();
+        let mut expected = 1i64;
+        let mut after = 0i64;
+        let mut hashes: std::collections::HashMap<i64, Vec<u8>> = std::collections::HashMap::new();
+        let checkpoints = self.db.read(|c| {
+            c.query(
+                "SELECT seq, head_hash, signature, public_key FROM audit_checkpoints ORDER BY seq",
+                &[],
+            )
+        })?;
+        let wanted: std::collections::HashSet<i64> = checkpoints
+            .iter()
+            .map(|r| r.get::<i64>(0))
+            .collect::<Result<_>>()?;
+        'walk: loop {
+            let rows = self.db.read(|c| {
+                c.query(
+                    "SELECT seq, at, actor, action, person_id, object, purpose, channel, rule, outcome, prev_hash, hash \
+                     FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000",
+                    &[Val::Int(after)],
+                )
+            })?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                let f = read_fields(r)?;
+                let stored_prev: Option<Vec<u8>> = r.get(10)?;
+                let stored: Option<Vec<u8>> = r.get(11)?;
+                after = f.seq;
+                report.entries += 1;
+                if f.seq != expected {
+                    report.broken =
+                        Some((expected, format!("entry {expected} is missing (removed)")));
+                    break 'walk;
+                }
+                if stored_prev.as_deref() != Some(prev.as_slice()) {
+                    report.broken = Some((
+                        f.seq,
+                        format!(
+                            "entry {} does not follow its predecessor (removed or reordered entries)",
+                            f.seq
+                        ),
+                    ));
+                    break 'walk;
+                }
+                let h = entry_hash(&prev, &f.as_fields());
+                if stored.as_deref() != Some(h.as_slice()) {
+                    report.broken = Some((f.seq, format!("entry {} was changed", f.seq)));
+                    break 'walk;
+                }
+                if wanted.contains(&f.seq) {
+                    hashes.insert(f.seq, h.clone());
+                }
+                prev = h;
+                expected += 1;
+            }
+        }
+        if report.broken.is_some() {
+            return Ok(report);
+        }
+        for r in &checkpoints {
+            let seq: i64 = r.get(0)?;
+            let head_hash: Vec<u8> = r.get(1)?;
+            let sig: Vec<u8> = r.get(2)?;
+            let key: Vec<u8> = r.get(3)?;
+            report.checkpoints += 1;
+            if key.as_slice() != public.as_slice()
+                || !klar_crypto::verify_audit_signature(
+                    &public,
+                    &checkpoint_message(seq, &head_hash),
+                    &sig,
+                )
+            {
+                report.broken = Some((
+                    seq,
+                    format!("the checkpoint at entry {seq} is not signed by this installation"),
+                ));
+                return Ok(report);
+            }
+            match hashes.get(&seq) {
+                None => {
+                    report.broken = Some((
+                        seq,
+                        format!(
+                            "entry {seq}, signed in a checkpoint, is missing (entries were removed)"
+                        ),
+                    ));
+                    return Ok(report);
+                }
+                Some(h) if h != &head_hash => {
+                    report.broken = Some((
+                        seq,
+                        format!("entry {seq} differs from the signed checkpoint"),
+                    ));
+                    return Ok(report);
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(report)
+    }
+
+    /// Entries of a period as JSON lines (with their hashes), followed by the checkpoints
+    /// that sign a head inside it, so the range can be verified elsewhere.
+    pub fn export_audit(
+        &self,
+        since: Option<jiff::Timestamp>,
+        until: Option<jiff::Timestamp>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64> {
+        self.audit_flush()?;
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let lo = since.map_or(i64::MIN, ms);
+        let hi = until.map_or(i64::MAX, ms);
+        let mut after = 0i64;
+        let mut n = 0u64;
+        let (mut first, mut last) = (None, None);
+        loop {
+            let rows = self.db.read(|c| {
+                c.query(
+                    "SELECT seq, at, actor, action, person_id, object, purpose, channel, rule, outcome, prev_hash, hash \
+                     FROM audit_log WHERE seq > $1 AND at >= $2 AND at < $3 ORDER BY seq LIMIT 5000",
+                    &[Val::Int(after), Val::Int(lo), Val::Int(hi)],
+                )
+            })?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                let f = read_fields(r)?;
+                after = f.seq;
+                first.get_or_insert(f.seq);
+                last = Some(f.seq);
+                let line = serde_json::json!({
+                    "type": "entry",
+                    "seq": f.seq,
+                    "at": from_ms(f.at)?.to_string(),
+                    "at_ms": f.at,
+                    "actor": f.actor,
+                    "action": f.action,
+                    "person_id": f.person_id,
+                    "object": f.object,
+                    "purpose": f.purpose,
+                    "channel": f.channel,
+                    "rule": f.rule,
+                    "outcome": f.outcome,
+                    "prev_hash": hex(&r.get::<Option<Vec<u8>>>(10)?.unwrap_or_default()),
+                    "hash": hex(&r.get::<Option<Vec<u8>>>(11)?.unwrap_or_default()),
+                });
+                writeln!(out, "{line}")
+                    .map_err(|e| StoreError::Config(format!("cannot write the export: {e}")))?;
+                n += 1;
+            }
+        }
+        if let (Some(a), Some(b)) = (first, last) {
+            let cps = self.db.read(|c| {
+                c.query(
+                    "SELECT seq, head_hash, signature, public_key, signed_at FROM audit_checkpoints WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+                    &[Val::Int(a), Val::Int(b)],
+                )
+            })?;
+            for r in &cps {
+                let line = serde_json::json!({
+                    "type": "checkpoint",
+                    "seq": r.get::<i64>(0)?,
+                    "head_hash": hex(&r.get::<Vec<u8>>(1)?),
+                    "signature": hex(&r.get::<Vec<u8>>(2)?),
+                    "public_key": hex(&r.get::<Vec<u8>>(3)?),
+                    "signed_at": from_ms(r.get(4)?)?.to_string(),
+                });
+                writeln!(out, "{line}")
+                    .map_err(|e| StoreError::Config(format!("cannot write the export: {e}")))?;
+            }
+        }
+        Ok(n)
     }
 }

@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000012_retained_letters",
         sql: include_str!("../migrations/m20261130_000012_retained_letters.sql"),
     },
+    Migration {
+        version: 13,
+        name: "m20261130_000013_audit_chain",
+        sql: include_str!("../migrations/m20261130_000013_audit_chain.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -86,7 +86,7 @@ impl Store {
         } else {
             create_master_key(&key_path)?
         };
-        let keys = Keyring::new(&master);
+        let keys = Arc::new(Keyring::new(&master));
         drop(master);
         let db = Db::open(&url)?;
         migrate::migrate(&db, clock.now().as_millisecond())?;
@@ -116,12 +116,16 @@ impl Store {
                 })?;
             }
         }
+        let chained = crate::audit::backfill_chain(&db)?;
+        if chained > 0 {
+            tracing::info!(entries = chained, "audit entries chained");
+        }
         let store = Store {
             auth_cache: Arc::default(),
             ids: Arc::default(),
-            audit: Arc::new(crate::audit::AuditSink::start(db.clone())?),
+            audit: Arc::new(crate::audit::AuditSink::start(db.clone(), keys.clone())?),
             db,
-            keys: Arc::new(keys),
+            keys,
             clock,
         };
         store.ensure_default_pipeline()?;
