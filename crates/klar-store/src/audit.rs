@@ -540,11 +540,17 @@ fn write_batch(db: &Db, keys: &klar_crypto::Keyring, batch: &[Stamped]) -> Resul
 
 /// Chains entries written before the chain existed (run once, when the store opens).
 pub(crate) fn backfill_chain(db: &Db) -> Result<usize> {
+    // Unchained entries can only be the oldest ones (written before the migration, chained
+    // in one transaction here before anything new is written), so the first entry tells.
     let pending = db.read(|c| {
-        c.query_one("SELECT COUNT(*) FROM audit_log WHERE hash IS NULL", &[])?
-            .get::<i64>(0)
+        Ok(
+            c.query_opt("SELECT hash FROM audit_log ORDER BY seq LIMIT 1", &[])?
+                .map(|r| r.get::<Option<Vec<u8>>>(0))
+                .transpose()?
+                .is_some_and(|h| h.is_none()),
+        )
     })?;
-    if pending == 0 {
+    if !pending {
         return Ok(0);
     }
     db.write(|c| {
