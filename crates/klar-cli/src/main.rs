@@ -67,6 +67,9 @@ enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Encrypted backups that cannot bring back erased persons.
+    #[command(subcommand)]
+    Backup(BackupCmd),
     /// Print the record of processing activities (Art. 30(1) GDPR), generated from the
     /// live configuration.
     Ropa {
@@ -131,6 +134,21 @@ enum UserCmd {
         #[arg(long)]
         email: String,
     },
+}
+
+#[derive(Subcommand)]
+enum BackupCmd {
+    /// Write an encrypted, consistent backup while the server runs; prints its path.
+    Create {
+        /// Default: DATA_DIR/backups/klar-TIMESTAMP.klarbak.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check that a backup is complete, authentic and made with this installation's key.
+    Verify { file: PathBuf },
+    /// Restore a backup into the data dir (stop the server first); erasures made since the
+    /// backup are applied again.
+    Restore { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -285,6 +303,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Healthcheck { addr } => healthcheck(addr),
         Command::Audit(cmd) => audit(&cli.global, cmd),
+        Command::Backup(cmd) => backup(&cli.global, cmd),
         Command::Ropa {
             format,
             smtp_url,
@@ -396,6 +415,60 @@ fn instant(s: &str) -> Result<jiff::Timestamp> {
     })?;
     Ok(d.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin")?)?
         .timestamp())
+}
+
+fn store_config(g: &Global) -> Result<StoreConfig> {
+    let mut cfg = StoreConfig::new(&g.data_dir);
+    cfg.database_url = g
+        .database_url
+        .as_deref()
+        .map(DatabaseUrl::parse)
+        .transpose()?;
+    cfg.master_key_file = g.master_key_file.clone();
+    Ok(cfg)
+}
+
+fn backup(g: &Global, cmd: BackupCmd) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        BackupCmd::Create { out: file } => {
+            let store = open_store(g)?;
+            let file = match file {
+                Some(f) => f,
+                None => {
+                    let dir = g.data_dir.join("backups");
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                    let stamp = store.now().strftime("%Y%m%dT%H%M%SZ").to_string();
+                    dir.join(format!("klar-{stamp}.klarbak"))
+                }
+            };
+            let info = store.backup_to(&file)?;
+            eprintln!("backed up {} bytes", info.bytes);
+            writeln!(out, "{}", file.display())?;
+            Ok(())
+        }
+        BackupCmd::Verify { file } => {
+            let store = open_store(g)?;
+            let info = klar_store::backup::open_backup(store.keys(), &file, &mut std::io::sink())?;
+            writeln!(
+                out,
+                "backup intact: {} bytes of database, created {}",
+                info.bytes, info.header.created_at
+            )?;
+            Ok(())
+        }
+        BackupCmd::Restore { file } => {
+            let cfg = store_config(g)?;
+            let info = klar_store::backup::restore(&cfg, &file, Arc::new(SystemClock))?;
+            writeln!(
+                out,
+                "restored the backup of {}; {} erasure(s) made since then applied again",
+                info.backup.header.created_at, info.erasures_reapplied
+            )?;
+            Ok(())
+        }
+    }
 }
 
 fn audit(g: &Global, cmd: AuditCmd) -> Result<()> {

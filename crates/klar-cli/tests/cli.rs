@@ -393,3 +393,207 @@ fn audit_verify_names_the_first_changed_removed_or_reordered_entry() {
         lines.last().unwrap()["public_key"]
     );
 }
+
+#[test]
+fn a_backup_shows_nothing_readable_and_a_restore_does_not_bring_back_an_erased_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(
+        klar(&data)
+            .args(["seed", "--persons", "12"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    printf_user(&data, "dsb@staff.example", "privacy_officer");
+    let token = String::from_utf8(
+        klar(&data)
+            .args(["token", "create", "--user", "dsb@staff.example"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+
+    // A person to erase after the backup, and one to keep.
+    let addr = free_addr();
+    let server = Server(
+        klar(&data)
+            .args(["serve", "--addr", &addr])
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&addr);
+    let http = reqwest::blocking::Client::new();
+    let mk = |name: &str| -> String {
+        let r: serde_json::Value = http
+            .post(format!("http://{addr}/api/v1/persons"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"first_name": "Zenzi", "last_name": name, "email": format!("{name}@kunde.example")}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        r["id"].as_str().unwrap().to_string()
+    };
+    let gone = mk("Vergessenwerden");
+    let kept = mk("Bleibtda");
+    // The backup is taken while the server runs.
+    let file = dir.path().join("b.klarbak");
+    let out = klar(&data)
+        .args(["backup", "create", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        file.display().to_string()
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        !bytes.windows(15).any(|w| w == b"SQLite format 3"),
+        "no SQLite header"
+    );
+    assert!(
+        !bytes.windows(15).any(|w| w == b"Vergessenwerden"),
+        "no plaintext"
+    );
+    let r = http
+        .delete(format!("http://{addr}/api/v1/persons/{gone}"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    drop(server);
+
+    assert!(
+        klar(&data)
+            .args(["backup", "verify"])
+            .arg(&file)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = klar(&data)
+        .args(["backup", "restore"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 erasure(s)"));
+
+    let server = Server(
+        klar(&data)
+            .args(["serve", "--addr", &addr])
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&addr);
+    let get = |id: &str| {
+        http.get(format!("http://{addr}/api/v1/persons/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(get(&gone), 404, "the erased person stays erased");
+    assert_eq!(get(&kept), 200, "everyone else is back");
+    drop(server);
+    assert!(
+        klar(&data)
+            .args(["audit", "verify"])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    // Damaged, truncated and foreign backups are refused and the data dir is untouched.
+    let before = std::fs::read(data.join("klar.db")).unwrap();
+    let mut damaged = bytes.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x55;
+    let truncated = bytes[..bytes.len() - 100].to_vec();
+    let other = dir.path().join("other");
+    assert!(
+        klar(&other)
+            .args(["seed", "--persons", "1"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let foreign = dir.path().join("foreign.klarbak");
+    assert!(
+        klar(&other)
+            .args(["backup", "create", "--out"])
+            .arg(&foreign)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (name, content, expect) in [
+        ("damaged", damaged, "damaged"),
+        ("truncated", truncated, "truncated"),
+        (
+            "foreign",
+            std::fs::read(&foreign).unwrap(),
+            "another installation",
+        ),
+        (
+            "nonsense",
+            b"SQLite format 3\0 not a backup".to_vec(),
+            "not a Klar backup",
+        ),
+    ] {
+        let f = dir.path().join(format!("{name}.klarbak"));
+        std::fs::write(&f, content).unwrap();
+        let out = klar(&data)
+            .args(["backup", "restore"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{name}: {err}");
+    }
+    assert_eq!(
+        std::fs::read(data.join("klar.db")).unwrap(),
+        before,
+        "the data dir is untouched"
+    );
+}
+
+fn printf_user(data: &std::path::Path, email: &str, role: &str) {
+    let mut child = klar(data)
+        .args([
+            "user",
+            "add",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Correct-Horse-Battery-9\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}

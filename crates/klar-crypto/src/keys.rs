@@ -69,6 +69,8 @@ pub struct Keyring {
     session: [u8; 32],
     /// Signs audit checkpoints (Ed25519); zeroized on drop by the crate.
     audit_signing: ed25519_dalek::SigningKey,
+    /// Encrypts backup files.
+    backup: DataKey,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -98,7 +100,13 @@ impl Keyring {
             check,
             session: master.derive("session-secret"),
             audit_signing: ed25519_dalek::SigningKey::from_bytes(&master.derive("audit-signing")),
+            backup: DataKey::from_bytes(master.derive("backup-key")),
         }
+    }
+
+    /// The key backup files are sealed with.
+    pub fn backup_key(&self) -> &DataKey {
+        &self.backup
     }
 
     /// Signs an audit checkpoint (the chain head) with the installation's Ed25519 key.

@@ -363,3 +363,52 @@ fn open_sqlite_conn(path: &Path) -> Result<rusqlite::Connection> {
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
+
+impl Db {
+    /// A consistent copy of the database in a new file (`VACUUM INTO`): a read transaction
+    /// on a reader connection, so writers go on meanwhile.
+    pub fn snapshot_into(&self, target: &Path) -> Result<()> {
+        let conn = open_sqlite_conn(&self.path)?;
+        conn.execute("VACUUM INTO ?1", [target.to_string_lossy().as_ref()])?;
+        Ok(())
+    }
+}
+
+/// Checks a database file about to be restored: SQLite says it is intact, and it was made
+/// with this master key.
+pub(crate) fn check_restored(path: &Path, keys: &klar_crypto::Keyring) -> Result<()> {
+    let bad = |m: &str| StoreError::Backup(m.to_owned());
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|_| bad("the backup does not hold a database"))?;
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|_| bad("the backup does not hold a readable database"))?;
+    if ok != "ok" {
+        return Err(bad("the database in the backup is damaged"));
+    }
+    let check: String = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?1",
+            [klar_crypto::KEY_CHECK_LABEL],
+            |r| r.get(0),
+        )
+        .map_err(|_| bad("the database in the backup has no key check"))?;
+    if !keys.matches_key_check(&check) {
+        return Err(bad(
+            "the database in the backup belongs to another master key",
+        ));
+    }
+    Ok(())
+}
+
+/// The ids in the erasure journal table of a database file (empty if it has none).
+pub(crate) fn erased_ids(path: &Path) -> Result<Vec<String>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut st = conn.prepare("SELECT person_id FROM erasures")?;
+    let ids = st
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(ids)
+}

@@ -24,6 +24,9 @@ pub enum StoreError {
     /// A WAL checkpoint could not finish because a reader still held an old snapshot.
     #[error("the WAL checkpoint was blocked by a reader")]
     CheckpointBlocked,
+    /// A backup could not be written, or a backup file is refused (the reason is readable).
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

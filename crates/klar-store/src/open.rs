@@ -47,6 +47,8 @@ pub struct Store {
     pub(crate) auth_cache: Arc<crate::users::AuthCache>,
     pub(crate) ids: Arc<std::sync::Mutex<klar_domain::ids::IdGenerator>>,
     pub(crate) audit: Arc<crate::audit::AuditSink>,
+    /// Where the erasure journal lives (outside the database, so a restore can replay it).
+    pub(crate) data_dir: Option<Arc<PathBuf>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,6 +126,7 @@ impl Store {
             auth_cache: Arc::default(),
             ids: Arc::default(),
             audit: Arc::new(crate::audit::AuditSink::start(db.clone(), keys.clone())?),
+            data_dir: Some(Arc::new(cfg.data_dir.clone())),
             db,
             keys,
             clock,
@@ -185,7 +188,7 @@ fn database_has_key_check(url: &DatabaseUrl) -> Result<bool> {
     Ok(has)
 }
 
-fn read_master_key(path: &Path) -> Result<MasterKey> {
+pub(crate) fn read_master_key(path: &Path) -> Result<MasterKey> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         StoreError::Config(format!(
             "cannot read the master key {}: {e}",

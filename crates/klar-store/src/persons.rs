@@ -355,6 +355,11 @@ impl Store {
             Ok(outcome)
         })?;
         tracing::info!(retained_letters = outcome.retained_letters, "person erased");
+        // The erasure is committed; the journal outside the database lets a restore replay it
+        // (the database's own `erasures` table is the second copy).
+        if let Err(e) = self.journal_erasure(&sid, ms(now)) {
+            tracing::error!(error = %e, "erasure not written to the journal file");
+        }
         self.audit(AuditEntry::new(actor, AuditAction::PersonErase).person(pid));
         // The erasure is committed; if a reader still holds an old snapshot, the WAL is
         // truncated by the next checkpoint instead (after the next erasure, or a backup).
