@@ -109,6 +109,16 @@ struct ServeArgs {
     #[arg(long, env = "KLAR_DOI_EXPIRY_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u16).range(1..=365))]
     doi_expiry_days: u16,
+    /// Hours between scheduled backups (0: none). The first runs at start when the last one
+    /// is older than this.
+    #[arg(long, env = "KLAR_BACKUP_INTERVAL_HOURS", default_value_t = 24)]
+    backup_interval_hours: u32,
+    /// How many scheduled backups to keep.
+    #[arg(long, env = "KLAR_BACKUP_KEEP", default_value_t = 7)]
+    backup_keep: usize,
+    /// Where scheduled backups go; default DATA_DIR/backups.
+    #[arg(long, env = "KLAR_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
     /// Fill an empty database with realistic German demo data.
     #[arg(long)]
     demo: bool,
@@ -362,6 +372,7 @@ fn healthcheck(addr: SocketAddr) -> Result<()> {
 fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let store = open_store(g)?;
+    let data_dir = g.data_dir.clone();
     if args.demo {
         if store.count_persons()? == 0 {
             demo::seed(&store, klar_domain::demo::DemoSizes::DEFAULT, false)?;
@@ -398,6 +409,10 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
             demo::print_demo_logins(&store)?;
         }
         tokio::spawn(lapse_job(store.clone()));
+        if args.backup_interval_hours > 0 {
+            let dir = args.backup_dir.clone().unwrap_or_else(|| data_dir.join("backups"));
+            tokio::spawn(backup_job(store.clone(), dir, args.backup_interval_hours, args.backup_keep));
+        }
         let app = klar_web::app(state)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
@@ -509,6 +524,37 @@ fn audit(g: &Global, cmd: AuditCmd) -> Result<()> {
             writeln!(out, "{}", store.audit_public_key())?;
             Ok(())
         }
+    }
+}
+
+/// Scheduled backups: at start when the last one is older than the interval, then every
+/// interval; the result goes where the admin page and `/metrics` read it.
+async fn backup_job(store: Store, dir: PathBuf, hours: u32, keep: usize) {
+    let period = std::time::Duration::from_secs(u64::from(hours) * 3600);
+    let due_now = match store.last_backup() {
+        Ok(Some(run)) => run
+            .at
+            .parse::<jiff::Timestamp>()
+            .map(|at| store.now().duration_since(at).unsigned_abs() >= period)
+            .unwrap_or(true),
+        _ => true,
+    };
+    if !due_now {
+        tokio::time::sleep(period).await;
+    }
+    loop {
+        let (s, d) = (store.clone(), dir.clone());
+        match tokio::task::spawn_blocking(move || s.scheduled_backup(&d, keep)).await {
+            Ok(Ok(run)) if run.ok => tracing::info!(
+                bytes = run.bytes,
+                kept = run.kept,
+                "scheduled backup written"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "scheduled backup not recorded"),
+            Err(_) => tracing::error!("scheduled backup stopped abnormally"),
+        }
+        tokio::time::sleep(period).await;
     }
 }
 

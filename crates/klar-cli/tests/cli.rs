@@ -597,3 +597,55 @@ fn printf_user(data: &std::path::Path, email: &str, role: &str) {
         .unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn serve_takes_a_scheduled_backup_at_start_when_none_is_recent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let addr = free_addr();
+    let server = Server(
+        klar(&data)
+            .args(["serve", "--addr", &addr, "--backup-keep", "3"])
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&addr);
+    let backups = data.join("backups");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = || {
+        std::fs::read_dir(&backups).ok().and_then(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|x| x == "klarbak"))
+        })
+    };
+    let file = loop {
+        if let Some(f) = done() {
+            break f;
+        }
+        assert!(Instant::now() < deadline, "no scheduled backup appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(server);
+    assert!(
+        klar(&data)
+            .args(["backup", "verify"])
+            .arg(&file)
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    // Switched off, none is taken.
+    let other = dir.path().join("off");
+    let addr = free_addr();
+    let server = Server(
+        klar(&other)
+            .args(["serve", "--addr", &addr, "--backup-interval-hours", "0"])
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&addr);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(server);
+    assert!(!other.join("backups").exists());
+}

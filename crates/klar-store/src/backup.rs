@@ -308,3 +308,90 @@ pub fn restore(
         erasures_reapplied: reapplied,
     })
 }
+
+/// The result of the last scheduled backup, for the admin page and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackupRun {
+    pub at: String,
+    pub ok: bool,
+    pub bytes: u64,
+    /// The file name (in the backup directory) when it worked; the error otherwise.
+    pub detail: String,
+    pub kept: usize,
+}
+
+const LAST_RUN: &str = "backup_last_run";
+
+impl Store {
+    /// Takes a backup into `dir` and keeps the newest `keep` backups there; records the result.
+    pub fn scheduled_backup(&self, dir: &Path, keep: usize) -> Result<BackupRun> {
+        let now = self.now();
+        let run = (|| -> Result<(u64, String, usize)> {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| bad(&format!("cannot create the backup directory: {e}")))?;
+            // Milliseconds too: names sort by time, and two runs never share one.
+            let name = format!(
+                "klar-{}{:03}Z.klarbak",
+                now.strftime("%Y%m%dT%H%M%S"),
+                now.subsec_millisecond()
+            );
+            let info = self.backup_to(&dir.join(&name))?;
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map_err(|e| bad(&format!("cannot list the backup directory: {e}")))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("klar-") && n.ends_with(".klarbak"))
+                })
+                .collect();
+            files.sort();
+            let excess = files.len().saturating_sub(keep.max(1));
+            for old in files.iter().take(excess) {
+                let _ = std::fs::remove_file(old);
+            }
+            Ok((info.bytes, name, files.len() - excess))
+        })();
+        let rec = match run {
+            Ok((bytes, name, kept)) => BackupRun {
+                at: now.to_string(),
+                ok: true,
+                bytes,
+                detail: name,
+                kept,
+            },
+            Err(e) => BackupRun {
+                at: now.to_string(),
+                ok: false,
+                bytes: 0,
+                detail: e.to_string(),
+                kept: 0,
+            },
+        };
+        let json = serde_json::to_string(&rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
+                &[LAST_RUN.into(), crate::db::Val::Text(json)],
+            )
+        })?;
+        if !rec.ok {
+            tracing::error!(detail = rec.detail.as_str(), "scheduled backup failed");
+        }
+        Ok(rec)
+    }
+
+    /// The last scheduled backup's result, if any ran.
+    pub fn last_backup(&self) -> Result<Option<BackupRun>> {
+        let raw = self.db.read(|c| {
+            c.query_opt(
+                "SELECT value FROM settings WHERE key = $1",
+                &[LAST_RUN.into()],
+            )?
+            .map(|r| r.get::<String>(0))
+            .transpose()
+        })?;
+        raw.map(|s| serde_json::from_str(&s).map_err(|_| StoreError::Corrupt("backup run".into())))
+            .transpose()
+    }
+}

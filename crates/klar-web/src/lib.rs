@@ -98,6 +98,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(healthz))
+        .route("/metrics", axum::routing::get(metrics))
         .nest("/api/v1", api::router())
         .merge(ui::router())
         .fallback(ui::not_found)
@@ -130,6 +131,78 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ))
         .with_state(state)
+}
+
+/// Prometheus text metrics for operators (an account that manages settings; `Bearer` token):
+/// the last scheduled backup, and the open and overdue data-subject requests.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    auth: auth::Auth,
+) -> error::AppResult<axum::response::Response> {
+    auth.require(klar_domain::role::Permission::ManageSettings)?;
+    let run = state.store.last_backup()?;
+    let now = state.store.now();
+    let open = state
+        .store
+        .list_dsr(klar_store::dsr::DsrListFilter::Open, None, 1000)?
+        .items;
+    let overdue = open.iter().filter(|d| d.effective_due() < now).count();
+    let mut m = String::new();
+    let mut gauge = |name: &str, help: &str, value: String| {
+        m.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    };
+    if let Some(r) = &run {
+        let at =
+            r.at.parse::<jiff::Timestamp>()
+                .map(|t| t.as_second())
+                .unwrap_or(0);
+        gauge(
+            "klar_backup_last_run_timestamp_seconds",
+            "When the last scheduled backup ran.",
+            at.to_string(),
+        );
+        gauge(
+            "klar_backup_last_run_ok",
+            "1 if the last scheduled backup was written, 0 if it failed.",
+            u8::from(r.ok).to_string(),
+        );
+        gauge(
+            "klar_backup_last_run_bytes",
+            "Size of the database in the last backup.",
+            r.bytes.to_string(),
+        );
+        gauge(
+            "klar_backups_kept",
+            "Scheduled backups kept in the backup directory.",
+            r.kept.to_string(),
+        );
+    } else {
+        gauge(
+            "klar_backup_last_run_ok",
+            "1 if the last scheduled backup was written, 0 if it failed.",
+            "0".into(),
+        );
+    }
+    gauge(
+        "klar_dsr_open",
+        "Open data-subject requests.",
+        open.len().to_string(),
+    );
+    gauge(
+        "klar_dsr_overdue",
+        "Open data-subject requests past their deadline.",
+        overdue.to_string(),
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m,
+    )
+        .into_response())
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {

@@ -30,6 +30,8 @@ pub struct SettingsPage {
     pub error: String,
     /// Custom fields: shown only to roles that manage settings.
     pub fields: Option<FieldsSection>,
+    /// For roles that manage settings: the last scheduled backup, `None` inside when none ran.
+    pub backup: Option<Option<klar_store::backup::BackupRun>>,
 }
 
 /// The custom field definitions and the form to add one.
@@ -128,6 +130,7 @@ fn parse_choice(s: &str) -> Result<Option<&'static str>, ()> {
 }
 
 fn page(
+    state: &AppState,
     s: &UiSession,
     locale: String,
     saved: bool,
@@ -136,7 +139,11 @@ fn page(
 ) -> SettingsPage {
     let p = s.layout("settings");
     let u = &s.session.user;
+    let backup = p
+        .can_manage_settings()
+        .then(|| state.store.last_backup().ok().flatten());
     SettingsPage {
+        backup,
         email: u.email.clone(),
         role: p.t.get(role_key(u.role)),
         locale,
@@ -182,7 +189,14 @@ pub async fn settings_page(
     };
     render(
         StatusCode::OK,
-        &page(&s, current(&s), !q.saved.is_empty(), String::new(), fields),
+        &page(
+            &state,
+            &s,
+            current(&s),
+            !q.saved.is_empty(),
+            String::new(),
+            fields,
+        ),
     )
 }
 
@@ -217,7 +231,7 @@ pub async fn settings_submit(
         };
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &page(&s, current(&s), false, error, fields),
+            &page(&state, &s, current(&s), false, error, fields),
         );
     };
     let uid = s.session.user.id;
@@ -293,7 +307,7 @@ pub async fn custom_field_submit(
             match fields_section(&state, &s, f, field_errors(errs), false) {
                 Ok(fields) => render(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    &page(&s, current(&s), false, String::new(), fields),
+                    &page(&state, &s, current(&s), false, String::new(), fields),
                 ),
                 Err(e) => e.into_response(),
             }

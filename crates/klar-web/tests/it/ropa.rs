@@ -141,3 +141,70 @@ async fn settings_are_validated_and_only_settings_roles_see_the_record() {
         .problem(403);
     }
 }
+
+#[tokio::test]
+async fn scheduled_backups_keep_the_newest_and_report_to_the_admin_and_the_metrics() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with_role("admin@staff.example", Role::Admin);
+    let sales = app.sales_token();
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("klar_backup_last_run_ok 0")
+    );
+    let dir = app.dir.path().join("backups");
+    for _ in 0..3 {
+        let run = app.store.scheduled_backup(&dir, 2).unwrap();
+        assert!(run.ok, "{run:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        2,
+        "the newest two are kept"
+    );
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("klar_backup_last_run_ok 1"), "{text}");
+    assert!(text.contains("klar_backups_kept 2"), "{text}");
+    assert!(text.contains("klar_dsr_open 0"), "{text}");
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth(&sales)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let s = crate::app::login(&app, "admin@staff.example", "Correct-Horse-Battery-9").await;
+    let html = app
+        .http
+        .get(format!("{}/settings", app.base))
+        .header("cookie", s)
+        .header("accept-language", "de")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Letzte geplante Sicherung") && html.contains("geschrieben"),
+        "the admin sees the last backup"
+    );
+}
