@@ -649,3 +649,95 @@ fn serve_takes_a_scheduled_backup_at_start_when_none_is_recent() {
     drop(server);
     assert!(!other.join("backups").exists());
 }
+
+/// Crash safety: the server is killed (SIGKILL) again and again while it takes writes; each
+/// time the database opens, passes `PRAGMA integrity_check` and `klar audit verify`, and every
+/// person whose creation was acknowledged (201) is still there.
+#[test]
+fn a_server_killed_under_load_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    printf_user(&data, "vertrieb@staff.example", "sales");
+    let token = String::from_utf8(
+        klar(&data)
+            .args(["token", "create", "--user", "vertrieb@staff.example"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..4 {
+        let addr = free_addr();
+        let mut child = klar(&data)
+            .args(["serve", "--addr", &addr, "--backup-interval-hours", "0"])
+            .spawn()
+            .unwrap();
+        wait_healthy(&addr);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (addr, token, stop) = (addr.clone(), token.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let http = reqwest::blocking::Client::builder()
+                        .timeout(Duration::from_secs(5))
+                        .build()
+                        .unwrap();
+                    let mut ok = Vec::new();
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        i += 1;
+                        let r = http
+                            .post(format!("http://{addr}/api/v1/persons"))
+                            .bearer_auth(&token)
+                            .json(&serde_json::json!({"last_name": format!("Last{round}x{w}x{i}"), "email": format!("r{round}w{w}i{i}@kunde.example")}))
+                            .send();
+                        match r {
+                            Ok(r) if r.status() == 201 => {
+                                let v: serde_json::Value = r.json().unwrap();
+                                ok.push(v["id"].as_str().unwrap().to_string());
+                            }
+                            _ => break,
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(400 + 150 * round as u64));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in writers {
+            acknowledged.extend(w.join().unwrap());
+        }
+        let c = rusqlite::Connection::open(data.join("klar.db")).unwrap();
+        let check: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "round {round}");
+        drop(c);
+        let out = klar(&data).args(["audit", "verify"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        acknowledged.len() > 20,
+        "the load was real: {}",
+        acknowledged.len()
+    );
+    let c = rusqlite::Connection::open(data.join("klar.db")).unwrap();
+    for id in &acknowledged {
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM persons WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 1, "acknowledged person {id} was lost");
+    }
+}
