@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use klar_domain::FieldError;
-use klar_domain::dsr::{DsrAction, DsrKind, DsrStatus, urgency};
+use klar_domain::dsr::{DsrAction, DsrKind, urgency};
 use klar_domain::email::Email;
 use klar_domain::error::Errors;
 use klar_domain::ids::PersonId;
@@ -526,15 +526,4 @@ pub async fn link_dsr(
         .blocking(move |s| Ok(s.link_dsr_person(actor, &d.id, pid)?))
         .await?;
     Ok(Json(dsr_out(&d, state.store.now())))
-}
-
-/// Open requests (for dashboards).
-pub fn open_requests(state: &AppState) -> AppResult<Vec<Dsr>> {
-    Ok(state
-        .store
-        .list_dsr(DsrListFilter::Open, None, 200)?
-        .items
-        .into_iter()
-        .filter(|d| d.status != DsrStatus::Withdrawn)
-        .collect())
 }

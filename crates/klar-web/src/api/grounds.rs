@@ -264,7 +264,7 @@ pub struct GroundsOut {
     pub interest_assessments: Vec<String>,
 }
 
-pub fn relationship_str(r: ContractRelationship) -> &'static str {
+fn relationship_str(r: ContractRelationship) -> &'static str {
     match r {
         ContractRelationship::None => "none",
         ContractRelationship::Party => "party",
