@@ -253,3 +253,73 @@ impl Resp {
             .unwrap_or_default()
     }
 }
+
+/// A logged-in browser for the UI tests that drive pages over plain HTTP.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookie: String,
+    pub lang: &'static str,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: String,
+    pub html: String,
+}
+
+impl<'a> Browser<'a> {
+    pub async fn login(app: &'a TestApp, email: &str, lang: &'static str) -> Browser<'a> {
+        let cookie = login(app, email, "Correct-Horse-Battery-9").await;
+        Browser { app, cookie, lang }
+    }
+
+    pub async fn read(r: reqwest::Response) -> Page {
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        Page {
+            status,
+            location,
+            html: r.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let r = self
+            .app
+            .http
+            .get(format!("{}{path}", self.app.base))
+            .header("cookie", &self.cookie)
+            .header("accept-language", self.lang)
+            .send()
+            .await
+            .unwrap();
+        Self::read(r).await
+    }
+
+    /// Submits a form as it is sent without a CSRF token.
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .app
+            .http
+            .post(format!("{}{path}", self.app.base))
+            .header("cookie", &self.cookie)
+            .header("accept-language", self.lang)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        Self::read(r).await
+    }
+
+    /// Submits a form with the session's CSRF token.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = csrf_of(self.app, &self.cookie, "/settings").await;
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post_raw(path, &form).await
+    }
+}

@@ -2,82 +2,11 @@
 //! record of processing activities, the installation settings and the purposes, each for
 //! the roles that may use it and refused to the others.
 
-use crate::app::{TestApp, csrf_of, login};
+use crate::app::Browser;
+use crate::app::TestApp;
 use klar_domain::role::Role;
 use klar_store::audit::{AuditAction, AuditFilter};
 use serde_json::json;
-
-const PASSWORD: &str = "Correct-Horse-Battery-9";
-
-/// A logged-in browser: its session cookie and the language it asks for.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookie: String,
-    lang: &'static str,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    html: String,
-}
-
-impl<'a> Browser<'a> {
-    async fn login(app: &'a TestApp, email: &str, lang: &'static str) -> Browser<'a> {
-        let cookie = login(app, email, PASSWORD).await;
-        Browser { app, cookie, lang }
-    }
-
-    async fn read(r: reqwest::Response) -> Page {
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        Page {
-            status,
-            location,
-            html: r.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        let r = self
-            .app
-            .http
-            .get(format!("{}{path}", self.app.base))
-            .header("cookie", &self.cookie)
-            .header("accept-language", self.lang)
-            .send()
-            .await
-            .unwrap();
-        Self::read(r).await
-    }
-
-    /// Submits a form as it is sent without a CSRF token.
-    async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let r = self
-            .app
-            .http
-            .post(format!("{}{path}", self.app.base))
-            .header("cookie", &self.cookie)
-            .header("accept-language", self.lang)
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        Self::read(r).await
-    }
-
-    /// Submits a form with the session's CSRF token.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let csrf = csrf_of(self.app, &self.cookie, "/settings").await;
-        let mut form = vec![("csrf", csrf.as_str())];
-        form.extend_from_slice(fields);
-        self.post_raw(path, &form).await
-    }
-}
 
 /// The rows of the page's (first) table body.
 fn tbody(html: &str) -> &str {
