@@ -119,6 +119,18 @@ struct ServeArgs {
     /// Where scheduled backups go; default DATA_DIR/backups.
     #[arg(long, env = "KLAR_BACKUP_DIR")]
     backup_dir: Option<PathBuf>,
+    /// Campaign mails per second at most (the outbox's rate limit).
+    #[arg(long, env = "KLAR_MAIL_RATE", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    mail_rate: u32,
+    /// Attempts of a campaign mail after temporary failures before it is marked failed.
+    #[arg(long, env = "KLAR_MAIL_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(i64).range(1..=20))]
+    mail_attempts: i64,
+    /// Seconds before the first retry of a temporary failure; doubled for each further one.
+    #[arg(long, env = "KLAR_MAIL_RETRY_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    mail_retry_seconds: u64,
     /// Fill an empty database with realistic German demo data.
     #[arg(long)]
     demo: bool,
@@ -409,6 +421,15 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
             demo::print_demo_logins(&store)?;
         }
         tokio::spawn(lapse_job(store.clone()));
+        tokio::spawn(klar_web::campaigns::run_outbox(
+            state.clone(),
+            klar_web::campaigns::OutboxConfig {
+                rate_per_second: args.mail_rate,
+                max_attempts: args.mail_attempts,
+                first_retry: std::time::Duration::from_secs(args.mail_retry_seconds),
+                ..klar_web::campaigns::OutboxConfig::default()
+            },
+        ));
         if args.backup_interval_hours > 0 {
             let dir = args.backup_dir.clone().unwrap_or_else(|| data_dir.join("backups"));
             tokio::spawn(backup_job(store.clone(), dir, args.backup_interval_hours, args.backup_keep));

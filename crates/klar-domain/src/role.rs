@@ -50,6 +50,9 @@ impl Role {
             (Admin, ManageUsers | ManageSettings | ReadPipelineConfig) => true,
             (PrivacyOfficer, ManagePrivacy) => true,
             (_, ManagePrivacy) => false,
+            // Campaigns are marketing's: nobody else builds or sends them.
+            (Marketing, ManageCampaigns) => true,
+            (_, ManageCampaigns) => false,
             (Admin, _) => false,
             (PrivacyOfficer, ManageUsers) => false,
             (PrivacyOfficer, ReadCrm | ManageSettings | ReadPipelineConfig) => true,
@@ -85,16 +88,19 @@ pub enum Permission {
     ReadPipelineConfig,
     /// Restrict processing (Art. 18) and lift it; change restricted persons.
     ManagePrivacy,
+    /// Build segments and campaigns, preview and send them.
+    ManageCampaigns,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Permission::ReadCrm,
         Permission::WriteCrm,
         Permission::ManageUsers,
         Permission::ManageSettings,
         Permission::ReadPipelineConfig,
         Permission::ManagePrivacy,
+        Permission::ManageCampaigns,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +111,7 @@ impl Permission {
             Permission::ManageSettings => "manage_settings",
             Permission::ReadPipelineConfig => "read_pipeline_config",
             Permission::ManagePrivacy => "manage_privacy",
+            Permission::ManageCampaigns => "manage_campaigns",
         }
     }
 }

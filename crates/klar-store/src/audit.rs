@@ -86,10 +86,18 @@ pub enum AuditAction {
     ProcessorCreate,
     /// Data of a person went to a recipient (Art. 19 disclosure log).
     DisclosureRecord,
+    CampaignCreate,
+    CampaignUpdate,
+    /// A campaign was sent (its lawful recipients queued in the outbox).
+    CampaignSend,
+    /// A campaign's test mail went to the marketer himself.
+    CampaignTestSend,
+    /// One campaign mail left for one person.
+    CampaignMailSent,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 40] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -125,6 +133,11 @@ impl AuditAction {
         Self::PersonExport,
         Self::ProcessorCreate,
         Self::DisclosureRecord,
+        Self::CampaignCreate,
+        Self::CampaignUpdate,
+        Self::CampaignSend,
+        Self::CampaignTestSend,
+        Self::CampaignMailSent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +177,11 @@ impl AuditAction {
             Self::PersonExport => "person.export",
             Self::ProcessorCreate => "processor.create",
             Self::DisclosureRecord => "disclosure.record",
+            Self::CampaignCreate => "campaign.create",
+            Self::CampaignUpdate => "campaign.update",
+            Self::CampaignSend => "campaign.send",
+            Self::CampaignTestSend => "campaign.test_send",
+            Self::CampaignMailSent => "campaign.mail_sent",
         }
     }
 

@@ -8,7 +8,7 @@ use klar_crypto::{Context, WrappedKey};
 use klar_domain::ids::PersonId;
 use klar_domain::policy::{Channel, ConsentEvent, ConsentEventKind, ConsentSource};
 
-fn ctx(id: &str) -> Context<'_> {
+pub(crate) fn ctx(id: &str) -> Context<'_> {
     Context {
         table: "consent_events",
         column: "evidence",
@@ -83,7 +83,7 @@ impl Store {
     fn event_recorded(&self, actor: Actor, pid: PersonId, id: &str, e: &ConsentEvent) {
         tracing::info!(person_id = %pid, purpose = e.purpose.as_str(), channel = e.channel.as_str(), kind = e.kind.as_str(), "consent event");
         let who = match e.source {
-            ConsentSource::Person if actor.user_id.is_none() => AuditActor::DataSubject,
+            s if s.is_the_person() && actor.user_id.is_none() => AuditActor::DataSubject,
             _ => AuditActor::from(actor),
         };
         let action = match e.kind {

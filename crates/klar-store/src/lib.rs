@@ -9,12 +9,14 @@
 pub mod activities;
 pub mod audit;
 pub mod backup;
+pub mod campaigns;
 pub mod consents;
 pub mod custom_fields;
 pub mod db;
 pub mod deals;
 pub mod dsr;
 pub mod error;
+pub mod facts;
 pub mod grounds;
 pub mod idempotency;
 pub mod migrate;

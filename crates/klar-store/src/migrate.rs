@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000013_audit_chain",
         sql: include_str!("../migrations/m20261130_000013_audit_chain.sql"),
     },
+    Migration {
+        version: 16,
+        name: "m20261130_000016_campaigns",
+        sql: include_str!("../migrations/m20261130_000016_campaigns.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -312,6 +312,9 @@ impl Store {
             // so the list is visible here and checked by the erasure tests).
             for table in [
                 "activities",
+                "campaign_outbox",
+                "campaign_events",
+                "mail_tokens",
                 "consent_events",
                 "doi_requests",
                 "presumed_consents",

@@ -1,4 +1,4 @@
-// Klar's only script: search-as-you-type. Pages work without it.
+// Klar's only script: search-as-you-type and live counts. Pages work without it.
 "use strict";
 (function () {
   function debounce(fn, ms) {
@@ -17,7 +17,13 @@
     const run = debounce(function () {
       const form = input.form;
       const params = new URLSearchParams(form ? new FormData(form) : undefined);
-      params.set(input.name, input.value);
+      params.set(input.name, input.type === "checkbox" && !input.checked ? "" : input.value);
+      // Only the named fields go into the URL (never a mail body or the CSRF token).
+      const only = input.getAttribute("data-live-fields");
+      if (only) {
+        const keep = only.split(" ");
+        Array.from(params.keys()).forEach(function (k) { if (keep.indexOf(k) < 0) params.delete(k); });
+      }
       const mine = ++seq;
       fetch(url + "?" + params.toString(), { credentials: "same-origin", headers: { "Accept": "text/html" } })
         .then(function (r) { return r.ok ? r.text() : null; })
@@ -31,6 +37,7 @@
       target.setAttribute("aria-busy", "true");
     }, 150);
     input.addEventListener("input", run);
+    input.addEventListener("change", run);
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-live-search]").forEach(wire);

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod campaigns;
 pub mod error;
 pub mod extract;
 pub mod i18n;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub hashing: Arc<tokio::sync::Semaphore>,
     /// The mail route; `None` when no `KLAR_SMTP_URL` is configured (mail is refused).
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// Wakes the outbox worker when a campaign was queued.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             config: Arc::new(config),
             hashing: Arc::new(tokio::sync::Semaphore::new(2)),
             mailer: None,
+            outbox: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

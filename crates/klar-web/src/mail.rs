@@ -13,7 +13,8 @@
 //! `:`). Any other scheme, option, path or fragment is refused. Error messages never repeat
 //! any part of the URL, so a password cannot leak into a log through them.
 
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -152,7 +153,9 @@ impl SmtpRoute {
 }
 
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
+    /// Built on first use, inside the runtime: its connection pool runs as a task.
+    transport: std::sync::OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
 }
 
@@ -182,9 +185,14 @@ impl Mailer {
             builder = builder.credentials(Credentials::new(user, pass));
         }
         Ok(Mailer {
-            transport: builder.build(),
+            builder,
+            transport: std::sync::OnceLock::new(),
             from,
         })
+    }
+
+    fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
+        self.transport.get_or_init(|| self.builder.clone().build())
     }
 
     /// Sends a plain-text message.
@@ -197,7 +205,7 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|_| MailError::Build)?;
-        self.transport.send(msg).await.map(|_| ()).map_err(|e| {
+        self.transport().send(msg).await.map(|_| ()).map_err(|e| {
             // The server's reply may echo the address: log only what kind of failure it was.
             tracing::warn!(
                 permanent = e.is_permanent(),
@@ -205,6 +213,79 @@ impl Mailer {
                 "mail not sent"
             );
             MailError::Send
+        })
+    }
+}
+
+/// Why a message was not sent: worth another try later, or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// The server refused it for good (5xx), or the message could not be built.
+    Permanent,
+    /// A 4xx answer, a timeout or a broken connection.
+    Temporary,
+}
+
+/// A marketing mail: text and HTML alternatives and the RFC 8058 headers.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub to: String,
+    /// The display name of the sender (the controller), beside `KLAR_MAIL_FROM`.
+    pub from_name: Option<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The value of `List-Unsubscribe` (`<https://…>, <mailto:…>`); with it goes
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+    pub list_unsubscribe: Option<String>,
+    /// `<…@…>`: the same for every attempt of one (campaign, person) pair.
+    pub message_id: Option<String>,
+}
+
+const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
+const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
+
+impl Mailer {
+    /// The sender address (`KLAR_MAIL_FROM`).
+    pub fn from_address(&self) -> String {
+        self.from.email.to_string()
+    }
+
+    /// Sends a marketing mail.
+    pub async fn send_mail(&self, m: &OutgoingMail) -> Result<(), SendFailure> {
+        let to: Mailbox = m.to.parse().map_err(|_| SendFailure::Permanent)?;
+        let from = Mailbox::new(m.from_name.clone(), self.from.email.clone());
+        let mut b = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(m.subject.clone())
+            .message_id(m.message_id.clone());
+        if let Some(lu) = &m.list_unsubscribe {
+            b = b
+                .raw_header(HeaderValue::new(LIST_UNSUBSCRIBE, lu.clone()))
+                .raw_header(HeaderValue::new(
+                    LIST_UNSUBSCRIBE_POST,
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
+        let msg = b
+            .multipart(MultiPart::alternative_plain_html(
+                m.text.clone(),
+                m.html.clone(),
+            ))
+            .map_err(|_| SendFailure::Permanent)?;
+        self.transport().send(msg).await.map(|_| ()).map_err(|e| {
+            // The reply may echo the address: log only the kind of failure.
+            tracing::warn!(
+                permanent = e.is_permanent(),
+                transient = e.is_transient(),
+                "campaign mail not sent"
+            );
+            if e.is_permanent() {
+                SendFailure::Permanent
+            } else {
+                SendFailure::Temporary
+            }
         })
     }
 }

@@ -66,6 +66,11 @@ pub enum ConsentSource {
     /// Klar itself, e.g. the job that records the lapse of an unconfirmed double opt-in.
     /// Never accepted as input ([`ConsentSource::parse`] refuses it).
     System,
+    /// The person, through the one-click unsubscribe of a marketing mail (RFC 8058).
+    /// Recorded by Klar only; never accepted as input.
+    OneClick,
+    /// The person, on his preference page. Recorded by Klar only; never accepted as input.
+    PreferenceCenter,
 }
 
 impl ConsentSource {
@@ -82,6 +87,8 @@ impl ConsentSource {
     pub fn parse_recorded(s: &str) -> Result<Self, ValueError> {
         match s.trim() {
             "system" => Ok(Self::System),
+            "one_click" => Ok(Self::OneClick),
+            "preference_center" => Ok(Self::PreferenceCenter),
             other => Self::parse(other),
         }
     }
@@ -92,7 +99,14 @@ impl ConsentSource {
             Self::Staff => "staff",
             Self::Import => "import",
             Self::System => "system",
+            Self::OneClick => "one_click",
+            Self::PreferenceCenter => "preference_center",
         }
+    }
+
+    /// Whether the person himself acted (no evidence beyond the event itself is needed).
+    pub fn is_the_person(self) -> bool {
+        matches!(self, Self::Person | Self::OneClick | Self::PreferenceCenter)
     }
 }
 
@@ -116,7 +130,7 @@ impl ConsentEvent {
     pub fn is_valid_grant(&self) -> bool {
         self.kind == ConsentEventKind::Grant
             && !self.wording_version.trim().is_empty()
-            && (self.source == ConsentSource::Person || has_text(self.evidence.as_deref()))
+            && (self.source.is_the_person() || has_text(self.evidence.as_deref()))
     }
 
     /// Whether a grant carries the proof §7a UWG requires for consumer phone calls:

@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod audit;
+pub mod campaigns;
 pub mod common;
 pub mod config;
 pub mod deals;
@@ -135,6 +136,28 @@ pub fn router() -> Router<AppState> {
             "/settings/installation",
             get(settings::get_installation).put(settings::put_installation),
         )
+        .route(
+            "/campaigns",
+            get(campaigns::list_campaigns).post(campaigns::create_campaign),
+        )
+        .route(
+            "/campaigns/{id}",
+            get(campaigns::get_campaign).patch(campaigns::update_campaign),
+        )
+        .route(
+            "/campaigns/{id}/preview",
+            axum::routing::post(campaigns::preview_campaign),
+        )
+        .route(
+            "/campaigns/{id}/test",
+            axum::routing::post(campaigns::test_campaign),
+        )
+        .route(
+            "/campaigns/{id}/send",
+            axum::routing::post(campaigns::send_campaign),
+        )
+        .route("/campaigns/{id}/report", get(campaigns::campaign_report))
+        .route("/segments/count", get(campaigns::segment_count))
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", axum::routing::patch(users::update_user))
         .fallback(common::api_not_found)
@@ -164,6 +187,9 @@ pub fn router() -> Router<AppState> {
         grounds::put_existing_customer, grounds::delete_existing_customer, settings::get_ropa, settings::get_installation, settings::put_installation,
         export::export_person, export::person_portability,
         processors::list_processors, processors::create_processor,
+        campaigns::create_campaign, campaigns::list_campaigns, campaigns::get_campaign, campaigns::update_campaign,
+        campaigns::preview_campaign, campaigns::test_campaign, campaigns::send_campaign, campaigns::campaign_report,
+        campaigns::segment_count,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),
@@ -175,6 +201,7 @@ pub fn router() -> Router<AppState> {
         (name = "configuration", description = "Custom fields, pipeline stages and tags."),
         (name = "users", description = "Personal staff accounts and their roles."),
         (name = "privacy", description = "Purposes and legal bases; the policy gate's decisions."),
+        (name = "campaigns", description = "Segments and email campaigns, filtered by the policy gate at preview and at send time."),
     )
 )]
 pub struct ApiDoc;

@@ -300,6 +300,65 @@ pub(super) fn custom_facts(
 /// German wording of the validation messages of the domain, the API and the store.
 /// Keep in step with them: a test scans the sources for messages missing here.
 const MESSAGES_DE: &[(&str, &str)] = &[
+    // domain: campaigns and segments
+    ("must be de or en", "muss de oder en sein"),
+    ("is not a valid key", "ist kein gültiger Schlüssel"),
+    (
+        "contains markup such as <script>; templates are plain text, links are written as plain https:// addresses",
+        "enthält Auszeichnungen wie <script>; Vorlagen sind reiner Text, Links werden als einfache https://-Adressen geschrieben",
+    ),
+    (
+        "has an unclosed placeholder",
+        "hat einen nicht geschlossenen Platzhalter",
+    ),
+    (
+        "has too many entries (at most 20)",
+        "hat zu viele Einträge (höchstens 20)",
+    ),
+    (
+        "names a field key that is not valid",
+        "nennt einen ungültigen Feldschlüssel",
+    ),
+    (
+        "must be a text, a number or true/false",
+        "muss ein Text, eine Zahl oder wahr/falsch sein",
+    ),
+    (
+        "names no criterion; give a tag, an organization, a deal stage, an owner, a custom field or \"all\": true",
+        "nennt kein Kriterium; geben Sie ein Schlagwort, eine Organisation, eine Deal-Phase, einen Verantwortlichen, ein eigenes Feld oder „alle“ an",
+    ),
+    (
+        "cannot be combined with other criteria",
+        "lässt sich nicht mit anderen Kriterien kombinieren",
+    ),
+    (
+        "must be email: Klar sends campaigns by email only",
+        "muss E-Mail sein: Klar versendet Kampagnen nur per E-Mail",
+    ),
+    ("is not a known purpose", "ist kein bekannter Zweck"),
+    ("is switched off", "ist abgeschaltet"),
+    (
+        "is not a direct-marketing purpose; campaigns advertise",
+        "ist kein Werbezweck; Kampagnen sind Werbung",
+    ),
+    (
+        "does not allow the email channel",
+        "erlaubt den Kanal E-Mail nicht",
+    ),
+    (
+        "is required: give a tag, an organization, a deal stage, an owner, a custom field or \"all\": true",
+        "ist erforderlich: geben Sie ein Schlagwort, eine Organisation, eine Deal-Phase, einen Verantwortlichen, ein eigenes Feld oder „alle“ an",
+    ),
+    ("is not complete", "ist nicht vollständig"),
+    ("is required", "ist erforderlich"),
+    (
+        "the campaign is being sent or was sent; it can no longer be changed",
+        "die Kampagne wird gerade versandt oder wurde versandt; sie kann nicht mehr geändert werden",
+    ),
+    (
+        "has an unknown criterion; known are tag, tags, organization_id, deal_stage, owner_id, custom and all",
+        "hat ein unbekanntes Kriterium; bekannt sind Schlagwort, Organisation, Deal-Phase, Verantwortlicher, eigenes Feld und alle",
+    ),
     // api: consents
     (
         "does not rest on consent",
@@ -702,6 +761,11 @@ const PATTERNS_DE: &[(&str, &str, &str)] = &[
         "ist länger als {} Zeichen",
     ),
     ("at most ", " tags", "höchstens {} Schlagwörter"),
+    (
+        "names an unknown placeholder: ",
+        "",
+        "nennt einen unbekannten Platzhalter: {} (bekannt sind {{first_name}}, {{last_name}}, {{full_name}}, {{organization}})",
+    ),
     ("at most ", " entries", "höchstens {} Einträge"),
     ("must be one of: ", "", "muss einer dieser Werte sein: {}"),
     ("must be a ", " value", "muss vom Typ {} sein"),

@@ -70,6 +70,11 @@ impl Layout {
             .is_some_and(|r| r.allows(Permission::ManagePrivacy))
     }
 
+    pub fn can_manage_campaigns(&self) -> bool {
+        self.role
+            .is_some_and(|r| r.allows(Permission::ManageCampaigns))
+    }
+
     pub fn can_manage_users(&self) -> bool {
         self.role.is_some_and(|r| r.allows(Permission::ManageUsers))
     }

@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod assets;
 pub mod audit;
+pub mod campaigns;
 pub mod consent;
 pub mod dashboard;
 pub mod deals;
@@ -14,6 +15,7 @@ pub mod layout;
 pub mod organizations;
 pub mod persons;
 pub mod pipeline;
+pub mod preferences;
 pub mod privacy;
 pub mod purposes;
 pub mod request;
@@ -82,6 +84,38 @@ pub fn router() -> Router<AppState> {
             "/privacy/request/confirm",
             get(request::request_confirm_page).post(request::request_confirm_submit),
         )
+        .route("/campaigns", get(campaigns::campaigns_list_page))
+        .route(
+            "/campaigns/new",
+            get(campaigns::campaigns_new_page).post(campaigns::campaigns_create_submit),
+        )
+        .route(
+            "/campaigns/segment-count",
+            get(campaigns::campaigns_segment_count),
+        )
+        .route("/campaigns/{id}", get(campaigns::campaigns_show_page))
+        .route(
+            "/campaigns/{id}/send",
+            axum::routing::post(campaigns::campaigns_send_submit),
+        )
+        .route(
+            "/campaigns/{id}/test",
+            axum::routing::post(campaigns::campaigns_test_submit),
+        )
+        .route(
+            "/u/{token}",
+            get(preferences::unsubscribe_page).post(preferences::unsubscribe_submit),
+        )
+        .route(
+            "/p/{token}",
+            get(preferences::preference_page).post(preferences::preference_submit),
+        )
+        .route(
+            "/privacy/preferences",
+            get(preferences::ask_page).post(preferences::ask_submit),
+        )
+        .route("/t/{token}/o.gif", get(preferences::tracking_open))
+        .route("/t/{token}/c/{n}", get(preferences::tracking_click))
         .route(
             "/consent/confirm",
             get(consent::consent_confirm_page).post(consent::consent_confirm_submit),

@@ -70,6 +70,15 @@ impl TestApp {
             state = state
                 .with_mailer(klar_web::mail::Mailer::from_url(&url, "klar@test.example").unwrap());
         }
+        tokio::spawn(klar_web::campaigns::run_outbox(
+            state.clone(),
+            klar_web::campaigns::OutboxConfig {
+                rate_per_second: 1000,
+                first_retry: std::time::Duration::from_millis(200),
+                max_attempts: 3,
+                ..klar_web::campaigns::OutboxConfig::default()
+            },
+        ));
         let app = klar_web::app(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {

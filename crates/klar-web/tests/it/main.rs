@@ -11,6 +11,7 @@ mod art15;
 mod audit;
 mod auth;
 mod browser;
+mod campaigns;
 mod config;
 mod deals;
 mod doi_lapse;
