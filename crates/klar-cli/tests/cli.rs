@@ -741,3 +741,211 @@ fn a_server_killed_under_load_loses_no_acknowledged_write() {
         assert_eq!(n, 1, "acknowledged person {id} was lost");
     }
 }
+
+#[path = "../../klar-web/tests/support/smtp.rs"]
+mod smtp;
+
+fn token_of(data: &std::path::Path, email: &str) -> String {
+    String::from_utf8(
+        klar(data)
+            .args(["token", "create", "--user", email])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string()
+}
+
+fn call(
+    http: &reqwest::blocking::Client,
+    method: &str,
+    url: String,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut r = http
+        .request(method.parse().unwrap(), url)
+        .bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn a_server_killed_mid_send_completes_the_campaign_after_restart_without_duplicates() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sink = rt.block_on(smtp::SmtpSink::start());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    printf_user(&data, "vertrieb@staff.example", "sales");
+    printf_user(&data, "werbung@staff.example", "marketing");
+    printf_user(&data, "dsb@staff.example", "privacy_officer");
+    let (sales, marketing, officer) = (
+        token_of(&data, "vertrieb@staff.example"),
+        token_of(&data, "werbung@staff.example"),
+        token_of(&data, "dsb@staff.example"),
+    );
+    let serve = |addr: &str| {
+        klar(&data)
+            .args([
+                "serve",
+                "--addr",
+                addr,
+                "--backup-interval-hours",
+                "0",
+                "--smtp-url",
+                &sink.url(),
+                "--mail-rate",
+                "40",
+            ])
+            .spawn()
+            .unwrap()
+    };
+    let addr = free_addr();
+    let mut child = serve(&addr);
+    wait_healthy(&addr);
+    let http = reqwest::blocking::Client::new();
+    let base = format!("http://{addr}");
+    let (st, _) = call(
+        &http,
+        "PUT",
+        format!("{base}/api/v1/settings/installation"),
+        &officer,
+        Some(serde_json::json!({
+        "controller": {"name": "Muster GmbH", "address": "Hauptstr. 1\n10115 Berlin", "email": "info@muster.example", "phone": ""},
+        "dpo": {"name": "", "email": ""}, "imprint": "HRB 1", "measures_text": ""})),
+    );
+    assert_eq!(st, 200);
+    let (st, _) = call(
+        &http,
+        "POST",
+        format!("{base}/api/v1/processors"),
+        &officer,
+        Some(serde_json::json!({
+        "name": "Versand GmbH", "role": "processor", "contract_signed_at": "2026-01-15", "purposes": ["newsletter"],
+        "data_categories": ["contact"], "country": "DE", "services": ["email_delivery"]})),
+    );
+    assert_eq!(st, 201);
+    // 120 persons with a newsletter consent confirmed through the double opt-in link.
+    const N: usize = 120;
+    for i in 0..N {
+        let (st, p) = call(
+            &http,
+            "POST",
+            format!("{base}/api/v1/persons"),
+            &sales,
+            Some(serde_json::json!({
+            "last_name": format!("Empf{i}"), "email": format!("e{i}@kunde.example"), "tags": ["k"]})),
+        );
+        assert_eq!(st, 201, "{p}");
+        let id = p["id"].as_str().unwrap();
+        let (st, _) = call(
+            &http,
+            "POST",
+            format!("{base}/api/v1/persons/{id}/consents"),
+            &sales,
+            Some(serde_json::json!({
+            "purpose": "newsletter", "channel": "email", "action": "grant", "wording_version": "newsletter-de-1", "evidence": "Formular"})),
+        );
+        assert_eq!(st, 201);
+        let mail = sink.to(&format!("e{i}@kunde.example")).pop().unwrap();
+        let text = mail.decoded();
+        let token = text
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        let r = http
+            .post(format!("{base}/consent/confirm"))
+            .form(&[("token", token.as_str())])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let (st, c) = call(
+        &http,
+        "POST",
+        format!("{base}/api/v1/campaigns"),
+        &marketing,
+        Some(serde_json::json!({
+        "name": "Absturz", "purpose": "newsletter", "subject": "Kampagne {{last_name}}", "body": "Hallo", "segment": {"tag": "k"}})),
+    );
+    assert_eq!(st, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let campaign_mails = |sink: &smtp::SmtpSink| {
+        sink.all()
+            .into_iter()
+            .filter(|m| m.header("Subject").is_some_and(|s| s.contains("Kampagne")))
+            .collect::<Vec<_>>()
+    };
+    let (st, _) = call(
+        &http,
+        "POST",
+        format!("{base}/api/v1/campaigns/{id}/send"),
+        &marketing,
+        None,
+    );
+    assert_eq!(st, 202);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while campaign_mails(&sink).len() < 30 {
+        assert!(Instant::now() < deadline, "the outbox did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL in the middle of the send
+    child.wait().unwrap();
+    let before = campaign_mails(&sink).len();
+    assert!(before < N, "killed mid-send ({before} of {N} sent)");
+
+    let addr = free_addr();
+    let _server = Server(serve(&addr));
+    wait_healthy(&addr);
+    let base = format!("http://{addr}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let report = loop {
+        let (_, r) = call(
+            &http,
+            "GET",
+            format!("{base}/api/v1/campaigns/{id}/report"),
+            &marketing,
+            None,
+        );
+        if r["queued"] == 0 && r["sending"] == 0 {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the campaign did not complete: {r}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mails = campaign_mails(&sink);
+    let mut per: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for m in &mails {
+        *per.entry(m.to[0].clone()).or_default() += 1;
+    }
+    assert!(per.values().all(|n| *n == 1), "nobody gets the mail twice");
+    let sent = report["sent"].as_u64().unwrap() as usize;
+    let interrupted = report["interrupted"].as_u64().unwrap() as usize;
+    assert_eq!(sent + interrupted, N, "{report}");
+    assert!(
+        interrupted <= 8,
+        "at most the mails in flight are uncertain: {report}"
+    );
+    assert!(
+        mails.len() >= sent && mails.len() <= sent + interrupted,
+        "{report} vs {}",
+        mails.len()
+    );
+    assert!(mails.len() > before, "the restarted server went on sending");
+    drop(_server);
+    let (ok, out, err) = verify(&data);
+    assert!(ok, "audit verify: {out} {err}");
+}

@@ -4,7 +4,7 @@
 //! can be queued only once however often a campaign is sent. A row is claimed (`sending`)
 //! and committed before its mail goes to the mail server, and settled afterwards. A row
 //! still `sending` when the worker starts again belonged to a process that died between
-//! the two; it becomes `interrupted` and is not sent again: at most once (decision 0012).
+//! the two; it becomes `interrupted` and is not sent again: at most once (decision 0014).
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::db::{Row, Val};

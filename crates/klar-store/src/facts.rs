@@ -65,6 +65,14 @@ impl Store {
         goods_class: Option<&str>,
     ) -> Result<Vec<PersonFacts>> {
         let ids: Vec<String> = subjects.iter().map(|s| s.id.to_string()).collect();
+        // Each person once in the queries, however often she is asked for.
+        let unique: Vec<String> = {
+            let mut seen = HashSet::new();
+            ids.iter()
+                .filter(|i| seen.insert(i.as_str()))
+                .cloned()
+                .collect()
+        };
         let orgs: Vec<String> = subjects
             .iter()
             .filter_map(|s| s.organization_id.map(|o| o.to_string()))
@@ -82,7 +90,7 @@ impl Store {
         let mut existing = HashSet::new();
         let mut consents: HashMap<String, Vec<ConsentEvent>> = HashMap::new();
         self.db.read(|c| {
-            each_chunk(c, "SELECT person_id FROM restrictions WHERE person_id IN ({ids})", &[], &ids, |r| {
+            each_chunk(c, "SELECT person_id FROM restrictions WHERE person_id IN ({ids})", &[], &unique, |r| {
                 restricted.insert(r.get::<String>(0)?);
                 Ok(())
             })?;
@@ -90,7 +98,7 @@ impl Store {
                 c,
                 "SELECT person_id, scope, at FROM objections WHERE person_id IN ({ids}) ORDER BY at, id",
                 &[],
-                &ids,
+                &unique,
                 |r| {
                     let scope = ObjectionScope::parse(&r.get::<String>(1)?)
                         .map_err(|_| StoreError::Corrupt("objection scope".into()))?;
@@ -108,7 +116,7 @@ impl Store {
                  JOIN suppressions s ON s.kind = l.kind AND s.hash = l.hash \
                  WHERE l.kind IN ('email', 'phone') AND l.person_id IN ({ids})",
                 &[],
-                &ids,
+                &unique,
                 |r| {
                     let kind: String = r.get(1)?;
                     let channels: &[Channel] = if kind == klar_crypto::BlindKind::Email.as_str() {
@@ -129,7 +137,7 @@ impl Store {
                 c,
                 "SELECT DISTINCT person_id FROM deals WHERE status = $1 AND person_id IN ({ids})",
                 &[won.into()],
-                &ids,
+                &unique,
                 |r| {
                     own_won.insert(r.get::<String>(0)?);
                     Ok(())
@@ -154,23 +162,23 @@ impl Store {
                     c,
                     &format!("SELECT DISTINCT person_id FROM {table} WHERE person_id IN ({{ids}})"),
                     &[],
-                    &ids,
+                    &unique,
                     |r| {
                         set.insert(r.get::<String>(0)?);
                         Ok(())
                     },
                 )?;
             }
-            self.consent_rows(c, &ids, &mut consents)
+            self.consent_rows(c, &unique, &mut consents)
         })?;
         let assessments = self.assessed_purposes()?;
         let mut out = Vec::with_capacity(subjects.len());
         for (s, sid) in subjects.iter().zip(&ids) {
             let mut f = PersonFacts::new(Some(s.kind));
             f.restricted = restricted.contains(sid);
-            f.objections = objections.remove(sid).unwrap_or_default();
-            f.suppressed = suppressed.remove(sid).unwrap_or_default();
-            f.consents = consents.remove(sid).unwrap_or_default();
+            f.objections = objections.get(sid).cloned().unwrap_or_default();
+            f.suppressed = suppressed.get(sid).cloned().unwrap_or_default();
+            f.consents = consents.get(sid).cloned().unwrap_or_default();
             let own = own_won.contains(sid);
             f.contract = match s.kind {
                 PersonKind::Consumer if own => ContractRelationship::Party,

@@ -302,7 +302,10 @@ pub async fn run_outbox(state: AppState, cfg: OutboxConfig) {
     let pace = Duration::from_secs_f64(1.0 / f64::from(cfg.rate_per_second.max(1)));
     let mut next_slot = tokio::time::Instant::now();
     loop {
-        let batch = (cfg.rate_per_second as usize).clamp(1, 200);
+        // Claimed rows wait as `sending` until their mail is out; a stop in between makes
+        // them `interrupted`. Small batches keep that window to a few mails, while a fast
+        // rate still gets enough rows per transaction.
+        let batch = (cfg.rate_per_second as usize / 10).clamp(cfg.concurrency.max(1), 50);
         let items = match state.blocking(move |s| Ok(s.claim_outbox(batch)?)).await {
             Ok(v) => v,
             Err(e) => {

@@ -334,3 +334,89 @@ async fn a_person_asks_for_access_on_the_public_page_and_confirms_by_the_mailed_
     assert_eq!(list.body["items"][0]["status"], "verified");
     b.quit().await.unwrap();
 }
+
+/// From a campaign mail to the preference page in a real browser: switching a purpose on
+/// sends a double opt-in mail and stays pending until its button is pressed; the one-click
+/// page unsubscribes by its button.
+#[tokio::test]
+async fn a_recipient_switches_a_purpose_on_by_double_opt_in_and_unsubscribes_in_the_browser() {
+    let Some(b) = Browser::start().await.unwrap() else {
+        eprintln!("skipped: no chromedriver (set KLAR_REQUIRE_BROWSER=1 to make this a failure)");
+        return;
+    };
+    let s = crate::campaigns::setup().await;
+    s.sender().await;
+    s.mail_processor(&["newsletter"]).await;
+    let pid = s.person("Browser", "browser@kunde.example", &["web"]).await;
+    s.consent(pid, "newsletter");
+    let id = s.campaign(serde_json::json!({"tag": "web"})).await;
+    assert_eq!(s.send(&id).await.status, 202);
+    s.finished(&id).await;
+    let mail = s.smtp.to("browser@kunde.example").pop().unwrap();
+    let prefs = crate::campaigns::link(&mail, &format!("{}/p/", s.app.base));
+
+    b.goto(&prefs).await.unwrap();
+    let row = "tr[data-purpose='email_tracking'][data-channel='email']";
+    let button = b
+        .wait_for(&format!("{row} button[type=submit]"), None, WAIT)
+        .await
+        .unwrap();
+    assert!(
+        b.find(&format!("{row} td.state-off")).await.is_ok(),
+        "off by default"
+    );
+    b.click(&button).await.unwrap();
+    b.wait_for(&format!("{row} td.state-pending"), None, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.decision(pid, "email_tracking").await["reason_code"],
+        "consent_pending"
+    );
+    let doi = s.smtp.to("browser@kunde.example");
+    assert_eq!(doi.len(), 2, "the campaign mail and the double opt-in mail");
+    let confirm =
+        crate::campaigns::link(&doi[1], &format!("{}/consent/confirm?token=", s.app.base));
+    b.goto(&confirm).await.unwrap();
+    let ok = b
+        .wait_for(
+            "form[action='/consent/confirm'] button[type=submit]",
+            None,
+            WAIT,
+        )
+        .await
+        .unwrap();
+    b.click(&ok).await.unwrap();
+    b.wait_for("p[role=status]", None, WAIT).await.unwrap();
+    assert_eq!(s.decision(pid, "email_tracking").await["allowed"], true);
+    b.goto(&prefs).await.unwrap();
+    b.wait_for(&format!("{row} td.state-on"), None, WAIT)
+        .await
+        .unwrap();
+
+    // The unsubscribe link of the mail: a page with a button; the button withdraws.
+    let unsub = crate::campaigns::unsubscribe_url(&mail);
+    b.goto(&unsub).await.unwrap();
+    let button = b
+        .wait_for("form button[type=submit]", None, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.decision(pid, "newsletter").await["allowed"],
+        true,
+        "opening changes nothing"
+    );
+    b.click(&button).await.unwrap();
+    text_in_either_language(
+        &b,
+        "p[role=status]",
+        "keine solchen E-Mails",
+        "no longer receive",
+    )
+    .await;
+    assert_eq!(
+        s.decision(pid, "newsletter").await["reason_code"],
+        "consent_withdrawn"
+    );
+    b.quit().await.unwrap();
+}

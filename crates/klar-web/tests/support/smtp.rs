@@ -101,7 +101,14 @@ impl Received {
     pub fn decoded(&self) -> String {
         use base64::Engine;
         let mut out = String::new();
-        for part in self.data.split("\r\n--") {
+        let boundary = self
+            .data
+            .split("boundary=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(|b| format!("\r\n--{b}"))
+            .unwrap_or_else(|| "\r\n--".to_string());
+        for part in self.data.split(boundary.as_str()) {
             let Some((head, body)) = part.split_once("\r\n\r\n") else {
                 continue;
             };
