@@ -49,7 +49,7 @@ fn won_deal(
         Actor::system(),
         DealEdit {
             title: "Maschine".into(),
-            value_cents: 100_00,
+            value_cents: 10_000,
             currency: Currency::parse("EUR").unwrap(),
             stage: "won".into(),
             person_id: person,
