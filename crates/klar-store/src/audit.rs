@@ -86,10 +86,14 @@ pub enum AuditAction {
     ProcessorCreate,
     /// Data of a person went to a recipient (Art. 19 disclosure log).
     DisclosureRecord,
+    /// A new key-encryption key generation; every data key re-wrapped under it.
+    KeyRotate,
+    /// An old key-encryption key generation's file was destroyed.
+    KeyDestroy,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 37] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -125,6 +129,8 @@ impl AuditAction {
         Self::PersonExport,
         Self::ProcessorCreate,
         Self::DisclosureRecord,
+        Self::KeyRotate,
+        Self::KeyDestroy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +170,8 @@ impl AuditAction {
             Self::PersonExport => "person.export",
             Self::ProcessorCreate => "processor.create",
             Self::DisclosureRecord => "disclosure.record",
+            Self::KeyRotate => "key.rotate",
+            Self::KeyDestroy => "key.destroy",
         }
     }
 

@@ -17,6 +17,7 @@ pub mod dsr;
 pub mod error;
 pub mod grounds;
 pub mod idempotency;
+pub mod keys;
 pub mod migrate;
 pub mod organizations;
 pub mod persons;

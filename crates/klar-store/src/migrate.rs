@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000013_audit_chain",
         sql: include_str!("../migrations/m20261130_000013_audit_chain.sql"),
     },
+    Migration {
+        version: 14,
+        name: "m20261130_000014_kek_generations",
+        sql: include_str!("../migrations/m20261130_000014_kek_generations.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.
