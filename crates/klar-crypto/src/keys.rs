@@ -348,7 +348,9 @@ mod tests {
             Err(CryptoError::Generation { wrapped: 1, kek: 2 })
         ));
         // Re-wrapping (what rotation does) moves the same data key to generation 2.
-        let w2 = g2.wrap(&g1.unwrap(&w1, "p1").unwrap(), "p1", &mut rng).unwrap();
+        let w2 = g2
+            .wrap(&g1.unwrap(&w1, "p1").unwrap(), "p1", &mut rng)
+            .unwrap();
         assert_eq!(w2.generation, 2);
         assert_eq!(g2.unwrap(&w2, "p1").unwrap().bytes(), dek.bytes());
         assert!(g1.unwrap(&w2, "p1").is_err());

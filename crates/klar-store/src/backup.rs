@@ -11,8 +11,8 @@
 //! The header also names the key-encryption key generations the data keys inside need
 //! (format 2, decision 0012); a restore refuses before touching the data dir when one of them
 //! is not at hand. A backup killed half-way leaves a `.partial` file and a snapshot copy in
-//! the data dir; the next backup (and the snapshot also the next start) removes them once no
-//! live process holds their lock.
+//! the data dir; the next backup removes both, and the next start the snapshot copy, when no
+//! backup is running (every backup holds `.backup.lock` shared; cleaning needs it exclusively).
 
 use crate::error::{Result, StoreError};
 use crate::keys::{KekAvailability, KekNeed, kek_availability};
@@ -153,60 +153,75 @@ fn remove_stale_partials(dir: &Path) -> usize {
             continue;
         }
         let mut magic = [0u8; 8];
-        if f.read_exact(&mut magic).is_ok() && &magic == MAGIC && std::fs::remove_file(&p).is_ok()
-        {
+        if f.read_exact(&mut magic).is_ok() && &magic == MAGIC && std::fs::remove_file(&p).is_ok() {
             removed += 1;
         }
     }
     removed
 }
 
-/// Removes the plaintext snapshot copies (`.backup-ID.db*`) a killed backup left in the
-/// database's directory: those whose lock file (`.backup-ID.lock`, marked after it is locked)
-/// no live process holds, and those without a lock file.
-pub(crate) fn remove_stale_snapshots(dir: &Path) -> usize {
+/// The lock file in the database's directory: every backup holds it shared while it runs;
+/// cleaning up leftovers needs it exclusively, so it never removes a running backup's files.
+const BACKUP_LOCK: &str = ".backup.lock";
+
+fn open_backup_lock(dir: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(dir.join(BACKUP_LOCK))
+}
+
+/// The snapshot copies (`.backup-ID.db*`) in `dir`.
+fn snapshot_copies(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(".backup-") && n.contains(".db"))
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Removes the plaintext snapshot copies a killed backup left in the database's directory,
+/// when no backup is running (the backup lock can be taken exclusively). Returns how many.
+pub(crate) fn remove_stale_snapshots(dir: &Path) -> usize {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if snapshot_copies(dir).is_empty() {
+        return 0;
+    }
+    let Ok(lock) = open_backup_lock(dir) else {
         return 0;
     };
-    let names: Vec<String> = entries
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".backup-"))
-        .collect();
-    let mut removed = 0;
-    for name in &names {
-        let Some(id) = name
-            .strip_prefix(".backup-")
-            .and_then(|r| r.split_once(".db"))
-            .map(|(id, _)| id)
-        else {
-            continue;
-        };
-        let lock = dir.join(format!(".backup-{id}.lock"));
-        let stale = match std::fs::File::open(&lock) {
-            Err(_) => true,
-            Ok(f) => {
-                f.try_lock().is_ok() && f.metadata().is_ok_and(|m| m.len() > 0) && {
-                    let _ = std::fs::remove_file(&lock);
-                    true
-                }
-            }
-        };
-        if stale && std::fs::remove_file(dir.join(name)).is_ok() {
-            removed += 1;
-        }
+    if lock.try_lock().is_err() {
+        return 0;
     }
-    // Lock files whose snapshot is gone and whose owner is gone.
-    for name in names.iter().filter(|n| n.ends_with(".lock")) {
-        let p = dir.join(name);
-        if let Ok(f) = std::fs::File::open(&p)
-            && f.try_lock().is_ok()
-            && f.metadata().is_ok_and(|m| m.len() > 0)
-        {
-            let _ = std::fs::remove_file(&p);
-        }
-    }
+    remove_snapshot_copies(dir)
+}
+
+/// Removes every snapshot copy in `dir`; the caller holds the backup lock exclusively.
+fn remove_snapshot_copies(dir: &Path) -> usize {
+    let removed = snapshot_copies(dir)
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count();
     if removed > 0 {
-        tracing::info!(files = removed, "removed snapshot copies of an interrupted backup");
+        tracing::info!(
+            files = removed,
+            "removed snapshot copies of an interrupted backup"
+        );
     }
     removed
 }
@@ -332,24 +347,27 @@ impl Store {
             .path()
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        remove_stale_snapshots(&db_dir);
-        if let Some(dir) = out.parent() {
-            let n = remove_stale_partials(if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            });
-            if n > 0 {
-                tracing::info!(files = n, "removed unfinished backups of an interrupted run");
+        let lock = open_backup_lock(&db_dir).map_err(io)?;
+        // No other backup runs: what a killed one left can go.
+        if lock.try_lock().is_ok() {
+            remove_snapshot_copies(&db_dir);
+            if let Some(dir) = out.parent() {
+                let n = remove_stale_partials(if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                });
+                if n > 0 {
+                    tracing::info!(
+                        files = n,
+                        "removed unfinished backups of an interrupted run"
+                    );
+                }
             }
+            lock.unlock().map_err(io)?;
         }
-        let id = self.next_id();
-        let tmp = db_dir.join(format!(".backup-{id}.db"));
-        let lock_path = db_dir.join(format!(".backup-{id}.lock"));
-        // Locked, then marked: a marked lock file that can be locked belongs to a dead process.
-        let mut lock = std::fs::File::create(&lock_path).map_err(io)?;
-        lock.lock().map_err(io)?;
-        lock.write_all(b"backup in progress\n").map_err(io)?;
+        lock.lock_shared().map_err(io)?;
+        let tmp = db_dir.join(format!(".backup-{}.db", self.next_id()));
         let result = (|| {
             self.db.snapshot_into(&tmp)?;
             let header = BackupHeader {
@@ -362,7 +380,6 @@ impl Store {
             Ok(BackupInfo { header, bytes })
         })();
         let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_file(&lock_path);
         drop(lock);
         if result.is_ok() {
             tracing::info!("backup written");

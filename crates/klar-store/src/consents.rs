@@ -55,7 +55,9 @@ impl Store {
         let evidence = match &e.evidence {
             None => Val::Null,
             Some(text) => {
-                let dek = self.keks.unwrap(&crate::keys::wrapped_at(&key, 0, 1)?, &sid)?;
+                let dek = self
+                    .keks
+                    .unwrap(&crate::keys::wrapped_at(&key, 0, 1)?, &sid)?;
                 Val::Blob(dek.seal(&ctx(id), text.as_bytes(), &mut rand::rngs::OsRng)?)
             }
         };

@@ -217,7 +217,9 @@ fn shred(path: &Path) -> Result<()> {
         .write(true)
         .open(path)
         .map_err(io)?;
-    f.write_all(&noise).and_then(|()| f.sync_all()).map_err(io)?;
+    f.write_all(&noise)
+        .and_then(|()| f.sync_all())
+        .map_err(io)?;
     drop(f);
     std::fs::remove_file(path).map_err(io)?;
     sync_dir(path);
@@ -317,7 +319,11 @@ impl Keks {
 }
 
 /// Reads a wrapped key from a row: the bytes at `bytes`, the generation at `generation`.
-pub(crate) fn wrapped_at(r: &crate::db::Row, bytes: usize, generation: usize) -> Result<WrappedKey> {
+pub(crate) fn wrapped_at(
+    r: &crate::db::Row,
+    bytes: usize,
+    generation: usize,
+) -> Result<WrappedKey> {
     Ok(WrappedKey {
         generation: generation_of(r.get(generation)?)?,
         bytes: r.get(bytes)?,
@@ -539,18 +545,18 @@ impl Store {
     /// transaction each, until none is left. Data ciphertexts, blind indexes, sessions and
     /// audit signatures are not touched. `progress` sees (done, total).
     #[tracing::instrument(skip_all)]
-    pub fn rotate_kek(
-        &self,
-        actor: Actor,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Rotation> {
+    pub fn rotate_kek(&self, actor: Actor, progress: &mut dyn FnMut(u64, u64)) -> Result<Rotation> {
         let (from, recorded) = self
             .db
             .read(|c| Ok((current_generation(c)?, recorded_ids(c)?)))?;
         // Never reuse a generation number: not one with a file, nor one the database knows.
         let highest = [
             from,
-            kek_files(&self.keks.dir)?.keys().max().copied().unwrap_or(1),
+            kek_files(&self.keks.dir)?
+                .keys()
+                .max()
+                .copied()
+                .unwrap_or(1),
             recorded.keys().max().copied().unwrap_or(1),
         ]
         .into_iter()
