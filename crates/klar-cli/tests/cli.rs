@@ -885,14 +885,22 @@ fn keys_rotate_while_the_server_serves_readers_and_writers_and_the_old_generatio
             std::thread::sleep(Duration::from_millis(5));
         }
     };
+    // Persons acknowledged while a rotation ran: the rotation overlapped the load.
+    let mut overlapped = 0;
+    let mut rotate = |expect: &str| {
+        let during = acked.load(std::sync::atomic::Ordering::Relaxed);
+        let out = run_ok(&data, &["keys", "rotate"]);
+        overlapped += acked.load(std::sync::atomic::Ordering::Relaxed) - during;
+        assert!(out.contains(expect), "{out}");
+        assert!(out.contains("no data was re-encrypted"), "{out}");
+    };
     wait_for_more(10);
-    let out = run_ok(&data, &["keys", "rotate"]);
-    assert!(out.contains("generation 2 is current (was 1)"), "{out}");
+    rotate("generation 2 is current (was 1)");
     wait_for_more(10);
-    let out = run_ok(&data, &["keys", "rotate"]);
-    assert!(out.contains("generation 3 is current (was 2)"), "{out}");
-    assert!(out.contains("no data was re-encrypted"), "{out}");
+    rotate("generation 3 is current (was 2)");
     wait_for_more(10);
+    assert!(overlapped > 0, "no person was created while a rotation ran");
+    eprintln!("persons created while the rotations ran: {overlapped}");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut created = Vec::new();
     for c in clients {
@@ -977,6 +985,20 @@ fn keys_rotate_while_the_server_serves_readers_and_writers_and_the_old_generatio
     let trail = String::from_utf8(out.stdout).unwrap();
     assert_eq!(trail.matches("\"key.rotate\"").count(), 2);
     assert_eq!(trail.matches("\"key.destroy\"").count(), 1);
+
+    // Without the current generation's file Klar does not start, and says which file.
+    std::fs::rename(data.join("kek-3.key"), dir.path().join("kek-3.key")).unwrap();
+    let out = klar(&data)
+        .args(["serve", "--addr", &free_addr()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("current key-encryption key (generation 3) is missing")
+            && err.contains("kek-3.key"),
+        "{err}"
+    );
 }
 
 /// Every file directly in `dir` with its bytes.
@@ -1163,7 +1185,8 @@ fn a_backup_killed_midway_leaves_an_intact_database_and_the_next_backup_cleans_u
     let partial = |n: &str| n.ends_with(".partial");
     // Kill points: the snapshot copy is being written, is past its first megabyte, sealing has
     // begun, sealing is past its second megabyte. A point counts only for files of this run.
-    let points: [(&str, &dyn Fn(&str) -> bool, &std::path::Path, u64); 4] = [
+    type KillPoint<'a> = (&'a str, &'a dyn Fn(&str) -> bool, &'a std::path::Path, u64);
+    let points: [KillPoint<'_>; 4] = [
         ("snapshot begun", &snapshot, &data, 0),
         ("snapshot 1 MiB", &snapshot, &data, 1 << 20),
         ("sealing begun", &partial, &out_dir, 0),

@@ -282,6 +282,9 @@ impl Keks {
         }
         let path = self.path_of(g);
         let mut map = self.loaded.write().map_err(|_| StoreError::Poisoned)?;
+        // Forget every other generation whose file was destroyed meanwhile, so a running
+        // server does not keep a destroyed key in memory.
+        map.retain(|other, _| *other == g || self.path_of(*other).exists());
         if let Some(l) = map.get_mut(&g) {
             if path.exists() {
                 l.checked = now;
