@@ -600,3 +600,94 @@ impl Store {
             .transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klar_crypto::MasterKey;
+
+    fn sealed(keys: &Keyring, header: &BackupHeader, dir: &Path) -> PathBuf {
+        let plain = dir.join("plain.db");
+        std::fs::write(&plain, vec![7u8; 3 * CHUNK / 2]).unwrap();
+        let out = dir.join(format!("f{}.klarbak", header.format));
+        seal_file(keys, header, &plain, &out).unwrap();
+        out
+    }
+
+    #[test]
+    fn format_one_backups_still_read_and_need_generation_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::new(&MasterKey::generate(&mut rand::rngs::OsRng));
+        let header = BackupHeader {
+            format: 1,
+            created_at: "2026-11-29T10:00:00Z".into(),
+            key_id: keys.key_check(),
+            keks: vec![],
+        };
+        let raw = serde_json::to_string(&header).unwrap();
+        assert!(!raw.contains("keks"), "format 1 headers had no such field");
+        let file = sealed(&keys, &header, dir.path());
+        let info = open_backup(&keys, &file, &mut std::io::sink()).unwrap();
+        assert_eq!(info.bytes, 3 * CHUNK as u64 / 2);
+        assert_eq!(
+            info.header.needs(&keys),
+            vec![KekNeed {
+                generation: 1,
+                id: keys.derived_kek().id()
+            }]
+        );
+        check_backup_keks(&keys, dir.path(), &info.header).unwrap();
+    }
+
+    #[test]
+    fn a_database_from_before_rotation_uses_generation_one_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.db");
+        let c = rusqlite::Connection::open(&old).unwrap();
+        c.execute_batch(
+            "CREATE TABLE person_keys (person_id TEXT PRIMARY KEY, key_version BIGINT, wrapped_key BLOB);
+             CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);",
+        )
+        .unwrap();
+        drop(c);
+        assert_eq!(crate::db::kek_generations_in(&old).unwrap(), (1, vec![1]));
+        let c = rusqlite::Connection::open(&old).unwrap();
+        c.execute_batch(
+            "ALTER TABLE person_keys ADD COLUMN kek_generation BIGINT NOT NULL DEFAULT 1;
+             INSERT INTO person_keys VALUES ('a', 1, x'00', 2), ('b', 1, x'00', 3);
+             INSERT INTO settings VALUES ('kek_generation', '3');",
+        )
+        .unwrap();
+        drop(c);
+        let (current, mut used) = crate::db::kek_generations_in(&old).unwrap();
+        used.sort();
+        assert_eq!((current, used), (3, vec![2, 3]));
+    }
+
+    #[test]
+    fn a_format_two_header_must_name_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::new(&MasterKey::generate(&mut rand::rngs::OsRng));
+        let mut header = BackupHeader {
+            format: FORMAT,
+            created_at: "2026-11-30T10:00:00Z".into(),
+            key_id: keys.key_check(),
+            keks: vec![],
+        };
+        let file = sealed(&keys, &header, dir.path());
+        let err = open_backup(&keys, &file, &mut std::io::sink()).unwrap_err();
+        assert!(err.to_string().contains("format"), "{err}");
+
+        header.keks = vec![KekNeed {
+            generation: 2,
+            id: "00112233445566778899aabbccddeeff".into(),
+        }];
+        let file = sealed(&keys, &header, dir.path());
+        let info = open_backup(&keys, &file, &mut std::io::sink()).unwrap();
+        let err = check_backup_keks(&keys, dir.path(), &info.header).unwrap_err();
+        assert!(
+            err.to_string().contains("generation 2") && err.to_string().contains("kek-2.key"),
+            "{err}"
+        );
+    }
+}
