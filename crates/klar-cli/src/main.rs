@@ -70,6 +70,9 @@ enum Command {
     /// Encrypted backups that cannot bring back erased persons.
     #[command(subcommand)]
     Backup(BackupCmd),
+    /// The key-encryption keys that wrap every person's data key (decision 0012).
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Print the record of processing activities (Art. 30(1) GDPR), generated from the
     /// live configuration.
     Ropa {
@@ -171,6 +174,19 @@ enum BackupCmd {
     /// Restore a backup into the data dir (stop the server first); erasures made since the
     /// backup are applied again.
     Restore { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Make a new key-encryption key generation (a file beside the master key) and re-wrap
+    /// every person's data key under it, while the server keeps running. Data is not
+    /// re-encrypted.
+    Rotate,
+    /// The current generation, how many data keys each generation wraps, which files exist.
+    Status,
+    /// Destroy (overwrite and remove) the files of generations older than the current one;
+    /// refused while any data key is still wrapped under one of them.
+    DestroyOld,
 }
 
 #[derive(Subcommand)]
@@ -326,6 +342,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Healthcheck { addr } => healthcheck(addr),
         Command::Audit(cmd) => audit(&cli.global, cmd),
         Command::Backup(cmd) => backup(&cli.global, cmd),
+        Command::Keys(cmd) => keys(&cli.global, cmd),
         Command::Ropa {
             format,
             smtp_url,
@@ -489,9 +506,37 @@ fn backup(g: &Global, cmd: BackupCmd) -> Result<()> {
             let info = klar_store::backup::open_backup(store.keys(), &file, &mut std::io::sink())?;
             writeln!(
                 out,
-                "backup intact: {} bytes of database, created {}",
-                info.bytes, info.header.created_at
+                "backup intact: {} bytes of database, created {}, format {}",
+                info.bytes, info.header.created_at, info.header.format
             )?;
+            let needs = info.header.needs(store.keys());
+            let avail = klar_store::keys::kek_availability(store.keys(), store.kek_dir(), &needs);
+            writeln!(
+                out,
+                "needs the master key with key check {}…, and key-encryption key generation(s):",
+                info.header.key_id.get(..16).unwrap_or(&info.header.key_id)
+            )?;
+            let mut usable = true;
+            for (need, a) in &avail {
+                use klar_store::keys::KekAvailability as A;
+                let state = match a {
+                    A::Derived => "derived from the master key".to_string(),
+                    A::Present(p) => format!("{} (present)", p.display()),
+                    A::Missing(p) => format!("{} MISSING", p.display()),
+                    A::Different(p) => format!("{} holds ANOTHER key", p.display()),
+                };
+                usable &= a.is_usable();
+                writeln!(
+                    out,
+                    "  generation {} (id {}): {state}",
+                    need.generation, need.id
+                )?;
+            }
+            if !usable {
+                bail!(
+                    "the backup is intact but cannot be restored here: a key-encryption key it needs is not at hand"
+                );
+            }
             Ok(())
         }
         BackupCmd::Restore { file } => {
@@ -501,6 +546,84 @@ fn backup(g: &Global, cmd: BackupCmd) -> Result<()> {
                 out,
                 "restored the backup of {}; {} erasure(s) made since then applied again",
                 info.backup.header.created_at, info.erasures_reapplied
+            )?;
+            Ok(())
+        }
+    }
+}
+
+fn keys(g: &Global, cmd: KeysCmd) -> Result<()> {
+    let store = open_store(g)?;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        KeysCmd::Rotate => {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "re-wrapping data keys {bar:40} {pos}/{len} ({per_sec}, {eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let result = store.rotate_kek(klar_store::Actor::system(), &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            });
+            bar.finish_and_clear();
+            store.audit_flush()?;
+            let r = result.context("the rotation did not finish; run `klar keys rotate` again: it moves every key of an older generation")?;
+            writeln!(
+                out,
+                "key-encryption key generation {} is current (was {}), in {}",
+                r.to,
+                r.from,
+                r.file.display()
+            )?;
+            writeln!(
+                out,
+                "re-wrapped {} data key(s); no data was re-encrypted",
+                r.rewrapped
+            )?;
+            writeln!(
+                out,
+                "back up {} with the master key (apart from the data backups); then `klar keys destroy-old` removes older generations",
+                r.file.display()
+            )?;
+            Ok(())
+        }
+        KeysCmd::Status => {
+            let s = store.key_status()?;
+            writeln!(out, "current key-encryption key generation: {}", s.current)?;
+            for kg in &s.generations {
+                let place = match &kg.file {
+                    None => "master key".to_string(),
+                    Some(p) => p.display().to_string(),
+                };
+                writeln!(
+                    out,
+                    "generation {}: {} data key(s); {place}: {}",
+                    kg.generation,
+                    kg.keys,
+                    kg.state.as_str()
+                )?;
+            }
+            Ok(())
+        }
+        KeysCmd::DestroyOld => {
+            let destroyed = store.destroy_old_keks(klar_store::Actor::system())?;
+            store.audit_flush()?;
+            if destroyed.is_empty() {
+                writeln!(out, "no older key-encryption key file to destroy")?;
+            }
+            for g in &destroyed {
+                writeln!(
+                    out,
+                    "destroyed key-encryption key generation {g} ({}); backups that need it can no longer be restored",
+                    klar_store::keys::kek_file_name(*g)
+                )?;
+            }
+            writeln!(
+                out,
+                "generation 1 is derived from the master key and cannot be destroyed on its own"
             )?;
             Ok(())
         }

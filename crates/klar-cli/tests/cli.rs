@@ -742,6 +742,537 @@ fn a_server_killed_under_load_loses_no_acknowledged_write() {
     }
 }
 
+fn run_ok(data: &std::path::Path, args: &[&str]) -> String {
+    let out = klar(data).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "klar {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn token_for(data: &std::path::Path, email: &str) -> String {
+    run_ok(data, &["token", "create", "--user", email])
+        .trim()
+        .to_string()
+}
+
+/// Every person the API lists, page by page (each one decrypted by the server).
+fn all_person_ids(http: &reqwest::blocking::Client, addr: &str, token: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("http://{addr}/api/v1/persons?limit=200");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let r = http.get(url).bearer_auth(token).send().unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().unwrap();
+        for p in v["items"].as_array().unwrap() {
+            ids.push(p["id"].as_str().unwrap().to_string());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return ids,
+        }
+    }
+}
+
+/// `generation N: K data key(s)` lines of `klar keys status`, as (N, K).
+fn keys_by_generation(status: &str) -> Vec<(u32, u64)> {
+    status
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("generation ")?;
+            let (g, rest) = rest.split_once(": ")?;
+            let (n, _) = rest.split_once(" data key(s)")?;
+            Some((g.parse().ok()?, n.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Key rotation without downtime: while clients create and read persons, `klar keys rotate`
+/// (twice) re-wraps every data key; nothing fails, every person stays readable, the email
+/// search still finds her, the audit trail verifies, and after destroying the old generation
+/// and restarting, everything is still readable.
+#[test]
+fn keys_rotate_while_the_server_serves_readers_and_writers_and_the_old_generation_can_be_destroyed()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // More persons than one re-wrapping batch.
+    run_ok(&data, &["seed", "--persons", "300"]);
+    printf_user(&data, "vertrieb@staff.example", "sales");
+    let token = token_for(&data, "vertrieb@staff.example");
+    let addr = free_addr();
+    let server = Server(
+        klar(&data)
+            .args(["serve", "--addr", &addr, "--backup-interval-hours", "0"])
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&addr);
+    let http = reqwest::blocking::Client::new();
+    let seeded = all_person_ids(&http, &addr, &token);
+    assert_eq!(seeded.len(), 300);
+    let r: serde_json::Value = http
+        .post(format!("http://{addr}/api/v1/persons"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"first_name": "Rosa", "last_name": "Rotation", "email": "rosa.rotation@kunde.example"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let rosa = r["id"].as_str().unwrap().to_string();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seeded = std::sync::Arc::new(seeded);
+    let clients: Vec<_> = (0..3)
+        .map(|w| {
+            let (addr, token, stop, acked, seeded) = (
+                addr.clone(),
+                token.clone(),
+                stop.clone(),
+                acked.clone(),
+                seeded.clone(),
+            );
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                let (mut created, mut failures) = (Vec::new(), Vec::new());
+                let mut i = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let r = http
+                        .post(format!("http://{addr}/api/v1/persons"))
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({"last_name": format!("Neu{w}x{i}"), "email": format!("w{w}i{i}@kunde.example")}))
+                        .send()
+                        .unwrap();
+                    if r.status() != 201 {
+                        failures.push(format!("create: {}", r.status()));
+                        continue;
+                    }
+                    let id = r.json::<serde_json::Value>().unwrap()["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    for read in [&id, &seeded[(w * 97 + i * 13) % seeded.len()]] {
+                        let s = http
+                            .get(format!("http://{addr}/api/v1/persons/{read}"))
+                            .bearer_auth(&token)
+                            .send()
+                            .unwrap()
+                            .status();
+                        if s != 200 {
+                            failures.push(format!("read: {s}"));
+                        }
+                    }
+                    created.push(id);
+                }
+                (created, failures)
+            })
+        })
+        .collect();
+    let wait_for_more = |n: usize| {
+        let target = acked.load(std::sync::atomic::Ordering::Relaxed) + n;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acked.load(std::sync::atomic::Ordering::Relaxed) < target {
+            assert!(Instant::now() < deadline, "the clients stalled");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    // Persons acknowledged while a rotation ran: the rotation overlapped the load.
+    let mut overlapped = 0;
+    let mut rotate = |expect: &str| {
+        let during = acked.load(std::sync::atomic::Ordering::Relaxed);
+        let out = run_ok(&data, &["keys", "rotate"]);
+        overlapped += acked.load(std::sync::atomic::Ordering::Relaxed) - during;
+        assert!(out.contains(expect), "{out}");
+        assert!(out.contains("no data was re-encrypted"), "{out}");
+    };
+    wait_for_more(10);
+    rotate("generation 2 is current (was 1)");
+    wait_for_more(10);
+    rotate("generation 3 is current (was 2)");
+    wait_for_more(10);
+    assert!(overlapped > 0, "no person was created while a rotation ran");
+    eprintln!("persons created while the rotations ran: {overlapped}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut created = Vec::new();
+    for c in clients {
+        let (ids, failures) = c.join().unwrap();
+        assert!(
+            failures.is_empty(),
+            "requests failed during rotation: {failures:?}"
+        );
+        created.extend(ids);
+    }
+
+    let status = run_ok(&data, &["keys", "status"]);
+    assert!(
+        status.contains("current key-encryption key generation: 3"),
+        "{status}"
+    );
+    let counts = keys_by_generation(&status);
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    assert_eq!(total as usize, 301 + created.len(), "{status}");
+    assert!(
+        counts.iter().all(|(g, n)| *g == 3 || *n == 0),
+        "no key of an old generation is left: {status}"
+    );
+    let listed = all_person_ids(&http, &addr, &token);
+    assert_eq!(listed.len(), 301 + created.len());
+    let found: serde_json::Value = http
+        .get(format!(
+            "http://{addr}/api/v1/persons?q=rosa.rotation%40kunde.example"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        found["items"][0]["id"],
+        rosa.as_str(),
+        "blind index unchanged"
+    );
+    assert!(run_ok(&data, &["audit", "verify"]).contains("audit trail intact"));
+
+    let out = run_ok(&data, &["keys", "destroy-old"]);
+    assert!(
+        out.contains("destroyed key-encryption key generation 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("generation 1 is derived from the master key"),
+        "{out}"
+    );
+    assert!(!data.join("kek-2.key").exists());
+    assert!(data.join("kek-3.key").exists());
+    let status = run_ok(&data, &["keys", "status"]);
+    assert!(
+        status.contains("kek-2.key: destroyed") && status.contains("kek-3.key: present"),
+        "{status}"
+    );
+    drop(server);
+
+    let server = Server(
+        klar(&data)
+            .args(["serve", "--addr", &addr, "--backup-interval-hours", "0"])
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&addr);
+    assert_eq!(
+        all_person_ids(&http, &addr, &token).len(),
+        301 + created.len()
+    );
+    for id in created.iter().chain(seeded.iter().take(20)) {
+        let s = http
+            .get(format!("http://{addr}/api/v1/persons/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(s, 200, "person {id} after the restart");
+    }
+    drop(server);
+    let out = klar(&data).args(["audit", "export"]).output().unwrap();
+    let trail = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(trail.matches("\"key.rotate\"").count(), 2);
+    assert_eq!(trail.matches("\"key.destroy\"").count(), 1);
+
+    // Without the current generation's file Klar does not start, and says which file.
+    std::fs::rename(data.join("kek-3.key"), dir.path().join("kek-3.key")).unwrap();
+    let out = klar(&data)
+        .args(["serve", "--addr", &free_addr()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("current key-encryption key (generation 3) is missing")
+            && err.contains("kek-3.key"),
+        "{err}"
+    );
+}
+
+/// Every file directly in `dir` with its bytes.
+fn dir_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn persons_readable(data: &std::path::Path) -> usize {
+    let store = klar_store::Store::open(
+        &klar_store::StoreConfig::new(data),
+        std::sync::Arc::new(klar_domain::clock::SystemClock),
+    )
+    .unwrap();
+    let page = store
+        .list_persons(&klar_store::persons::PersonFilter {
+            limit: 200,
+            ..Default::default()
+        })
+        .unwrap();
+    page.items.len()
+}
+
+/// A backup names the key-encryption key generation its data keys need; a restore refuses,
+/// without touching the data dir, when that generation was destroyed, and works while it
+/// exists; generation 1 (from the master key) never goes away.
+#[test]
+fn a_backup_states_its_key_generation_and_is_refused_once_that_generation_is_destroyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    run_ok(&data, &["seed", "--persons", "12"]);
+    let backup = |name: &str| {
+        let f = dir.path().join(name);
+        let mut args = vec!["backup", "create", "--out"];
+        let path = f.to_str().unwrap().to_string();
+        args.push(&path);
+        run_ok(&data, &args);
+        f
+    };
+    let b1 = backup("gen1.klarbak");
+    let out = run_ok(&data, &["backup", "verify", b1.to_str().unwrap()]);
+    assert!(
+        out.contains("format 2") && out.contains("generation 1 (id "),
+        "{out}"
+    );
+    assert!(out.contains("derived from the master key"), "{out}");
+
+    run_ok(&data, &["keys", "rotate"]);
+    let b2 = backup("gen2.klarbak");
+    let out = run_ok(&data, &["backup", "verify", b2.to_str().unwrap()]);
+    assert!(out.contains("generation 2 (id "), "{out}");
+    assert!(!out.contains("generation 1 (id "), "{out}");
+    run_ok(&data, &["keys", "rotate"]);
+
+    // Before the old file is destroyed, the generation-2 backup restores (in a copy).
+    let copy = dir.path().join("copy");
+    copy_dir(&data, &copy);
+    let out = run_ok(&copy, &["backup", "restore", b2.to_str().unwrap()]);
+    assert!(out.contains("restored"), "{out}");
+    assert_eq!(persons_readable(&copy), 12);
+    assert!(
+        run_ok(&copy, &["keys", "status"]).contains("current key-encryption key generation: 2")
+    );
+
+    run_ok(&data, &["keys", "destroy-old"]);
+    assert!(!data.join("kek-2.key").exists());
+    let out = klar(&data)
+        .args(["backup", "verify"])
+        .arg(&b2)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("generation 2") && text.contains("MISSING"),
+        "{text}"
+    );
+
+    let before = dir_bytes(&data);
+    let out = klar(&data)
+        .args(["backup", "restore"])
+        .arg(&b2)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a backup without its key restored");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("key-encryption key generation 2")
+            && err.contains("kek-2.key")
+            && err.contains("Nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(
+        dir_bytes(&data),
+        before,
+        "the data dir is byte-for-byte unchanged"
+    );
+
+    // A backup taken after the rotation restores, and so does one from generation 1.
+    let b3 = backup("gen3.klarbak");
+    let out = run_ok(&data, &["backup", "verify", b3.to_str().unwrap()]);
+    assert!(out.contains("generation 3 (id "), "{out}");
+    run_ok(&data, &["backup", "restore", b3.to_str().unwrap()]);
+    assert_eq!(persons_readable(&data), 12);
+    run_ok(&data, &["backup", "restore", b1.to_str().unwrap()]);
+    assert_eq!(persons_readable(&data), 12);
+    assert!(run_ok(&data, &["audit", "verify"]).contains("audit trail intact"));
+}
+
+/// Crash safety of backups: `klar backup create` is killed (SIGKILL) at different points
+/// (taking the snapshot, sealing it) while the server takes writes. No finished-looking
+/// backup appears; the database opens, passes `PRAGMA integrity_check` and `klar audit
+/// verify`, and holds every acknowledged write; the next backup removes the leftovers and
+/// verifies.
+#[test]
+fn a_backup_killed_midway_leaves_an_intact_database_and_the_next_backup_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out_dir = dir.path().join("backups");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    // Big enough that snapshot and sealing take a moment.
+    run_ok(&data, &["seed", "--persons", "800"]);
+    printf_user(&data, "vertrieb@staff.example", "sales");
+    let token = token_for(&data, "vertrieb@staff.example");
+    let addr = free_addr();
+    let mut server = klar(&data)
+        .args(["serve", "--addr", &addr, "--backup-interval-hours", "0"])
+        .spawn()
+        .unwrap();
+    wait_healthy(&addr);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (addr, token, stop) = (addr.clone(), token.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                let mut ok = Vec::new();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let r = http
+                        .post(format!("http://{addr}/api/v1/persons"))
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({"last_name": format!("Last{w}x{i}"), "email": format!("w{w}i{i}@kunde.example")}))
+                        .send()
+                        .unwrap();
+                    assert_eq!(r.status(), 201);
+                    let v: serde_json::Value = r.json().unwrap();
+                    ok.push(v["id"].as_str().unwrap().to_string());
+                }
+                ok
+            })
+        })
+        .collect();
+
+    let names = |d: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect()
+    };
+    let largest = |d: &std::path::Path, is: &dyn Fn(&str) -> bool| -> u64 {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| is(&e.file_name().to_string_lossy()))
+            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .max()
+            .unwrap_or(0)
+    };
+    let snapshot = |n: &str| n.starts_with(".backup-") && n.contains(".db");
+    let partial = |n: &str| n.ends_with(".partial");
+    // Kill points: the snapshot copy is being written, is past its first megabyte, sealing has
+    // begun, sealing is past its second megabyte. A point counts only for files of this run.
+    type KillPoint<'a> = (&'a str, &'a dyn Fn(&str) -> bool, &'a std::path::Path, u64);
+    let points: [KillPoint<'_>; 4] = [
+        ("snapshot begun", &snapshot, &data, 0),
+        ("snapshot 1 MiB", &snapshot, &data, 1 << 20),
+        ("sealing begun", &partial, &out_dir, 0),
+        ("sealing 2 MiB", &partial, &out_dir, 2 << 20),
+    ];
+    let mut interrupted = 0;
+    for (round, (what, is, place, past)) in points.iter().enumerate() {
+        let out = out_dir.join(format!("killed-{round}.klarbak"));
+        let before: Vec<String> = names(place).into_iter().filter(|n| is(n)).collect();
+        let fresh = |n: &str| is(n) && !before.iter().any(|b| b == n);
+        let mut child = klar(&data)
+            .args(["backup", "create", "--out"])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let finished = loop {
+            if names(place).iter().any(|n| fresh(n)) && largest(place, &fresh) > *past {
+                break false;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break true;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if !finished && !out.exists() {
+            interrupted += 1;
+        }
+        eprintln!("round {round} ({what}): finished before the kill point: {finished}");
+    }
+    assert!(
+        interrupted >= 3,
+        "most kills hit a backup mid-way: {interrupted}"
+    );
+    assert!(
+        !names(&out_dir).iter().any(|n| n.ends_with(".klarbak")),
+        "no finished-looking backup from a killed run: {:?}",
+        names(&out_dir)
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.join().unwrap());
+    }
+    assert!(!acknowledged.is_empty());
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let c = rusqlite::Connection::open(data.join("klar.db")).unwrap();
+    let check: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    for id in &acknowledged {
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM persons WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 1, "acknowledged person {id} was lost");
+    }
+    drop(c);
+    assert!(run_ok(&data, &["audit", "verify"]).contains("audit trail intact"));
+
+    let file = out_dir.join("after.klarbak");
+    run_ok(
+        &data,
+        &["backup", "create", "--out", file.to_str().unwrap()],
+    );
+    let out = run_ok(&data, &["backup", "verify", file.to_str().unwrap()]);
+    assert!(out.contains("backup intact"), "{out}");
+    assert_eq!(
+        names(&out_dir),
+        vec!["after.klarbak".to_string()],
+        "partials removed"
+    );
+    assert!(
+        !names(&data).iter().any(|n| n.starts_with(".backup-")),
+        "no snapshot copy left in the data dir: {:?}",
+        names(&data)
+    );
+}
+
 #[path = "../../klar-web/tests/support/smtp.rs"]
 mod smtp;
 

@@ -44,9 +44,14 @@ impl std::fmt::Debug for DataKey {
     }
 }
 
-/// A data key encrypted under the key-encryption key; safe to store.
+/// A data key encrypted under one generation of the key-encryption key; safe to store.
+/// The generation is stored beside the bytes and bound into them (associated data), so a
+/// wrapped key opens only under the generation it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WrappedKey(pub Vec<u8>);
+pub struct WrappedKey {
+    pub generation: u32,
+    pub bytes: Vec<u8>,
+}
 
 impl DataKey {
     pub fn generate(rng: &mut dyn RngCore) -> Self {

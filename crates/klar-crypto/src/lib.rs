@@ -8,6 +8,9 @@
 //! - every person has a random **data key** (DEK), stored only wrapped by the KEK; all her
 //!   personal fields are encrypted under it with XChaCha20-Poly1305. Destroying the wrapped
 //!   DEK (crypto-shredding) makes every ciphertext of hers unreadable.
+//! - the KEK has **generations** ([`Kek`]): generation 1 is the one derived from the master
+//!   key; `klar keys rotate` makes random later ones (files beside the master key) and
+//!   re-wraps every DEK, so an old generation can be destroyed (decision 0012).
 //!
 //! Every ciphertext binds its context (table, column, row id, key version) as associated data,
 //! so a ciphertext moved to another row or column fails to decrypt.
@@ -19,7 +22,7 @@ mod secret;
 
 pub use aead::{Context, DataKey, WrappedKey};
 pub use blind::{BlindIndex, BlindKind};
-pub use keys::{KEY_CHECK_LABEL, Keyring, MasterKey, verify_audit_signature};
+pub use keys::{KEY_CHECK_LABEL, Kek, Keyring, MasterKey, verify_audit_signature};
 pub use secret::{
     PasswordParams, constant_time_eq, hash_password, hash_token, new_token, verify_password,
 };
@@ -30,6 +33,9 @@ pub enum CryptoError {
     Decrypt,
     #[error("encryption failed")]
     Encrypt,
+    /// A wrapped key names another key-encryption key generation than the one offered.
+    #[error("the key is wrapped under key-encryption key generation {wrapped}, not {kek}")]
+    Generation { wrapped: u32, kek: u32 },
     #[error("key material is malformed: {0}")]
     Malformed(&'static str),
     #[error("password hashing failed")]

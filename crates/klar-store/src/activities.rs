@@ -5,7 +5,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::db::{Conn, Row, Val};
 use crate::error::{Result, StoreError};
 use crate::{Actor, Page, Store, from_ms, id, ms, opt_date, opt_id};
-use klar_crypto::{Context, DataKey, WrappedKey};
+use klar_crypto::{Context, DataKey};
 use klar_domain::error::Errors;
 use klar_domain::ids::{ActivityId, DealId, OrganizationId, PersonId, UserId};
 use klar_domain::records::{Activity, ActivityKind, ActivityText, Stamp};
@@ -36,7 +36,7 @@ pub struct ActivityFilter {
 }
 
 const SELECT: &str = "SELECT a.id, a.kind, a.person_id, a.organization_id, a.deal_id, a.text, a.purpose, a.occurred_at, \
-    a.due_date, a.done, a.owner_id, a.created_at, a.created_by, a.updated_at, a.updated_by, k.wrapped_key \
+    a.due_date, a.done, a.owner_id, a.created_at, a.created_by, a.updated_at, a.updated_by, k.wrapped_key, k.kek_generation \
     FROM activities a LEFT JOIN person_keys k ON k.person_id = a.person_id";
 
 pub(crate) fn ctx(id: &str) -> Context<'_> {
@@ -183,10 +183,12 @@ impl Store {
             Some(p) => {
                 let sid = p.to_string();
                 let row = c.query_one(
-                    "SELECT wrapped_key FROM person_keys WHERE person_id = $1",
+                    "SELECT wrapped_key, kek_generation FROM person_keys WHERE person_id = $1",
                     &[sid.as_str().into()],
                 )?;
-                let dek = self.keys.unwrap(&WrappedKey(row.get(0)?), &sid)?;
+                let dek = self
+                    .keks
+                    .unwrap(&crate::keys::wrapped_at(&row, 0, 1)?, &sid)?;
                 f(&dek)
             }
         }
@@ -235,8 +237,8 @@ fn decode_cached(store: &Store, r: &Row, keys: &mut HashMap<String, DataKey>) ->
         None => store.keys.installation_key().open(&ctx(&sid), &sealed)?,
         Some(p) => {
             if !keys.contains_key(p) {
-                let w: Vec<u8> = r.get(15)?;
-                keys.insert(p.clone(), store.keys.unwrap(&WrappedKey(w), p)?);
+                let w = crate::keys::wrapped_at(r, 15, 16)?;
+                keys.insert(p.clone(), store.keks.unwrap(&w, p)?);
             }
             let k = keys.get(p).ok_or(StoreError::Corrupt("key cache".into()))?;
             k.open(&ctx(&sid), &sealed)?

@@ -94,10 +94,14 @@ pub enum AuditAction {
     CampaignTestSend,
     /// One campaign mail left for one person.
     CampaignMailSent,
+    /// A new key-encryption key generation; every data key re-wrapped under it.
+    KeyRotate,
+    /// An old key-encryption key generation's file was destroyed.
+    KeyDestroy,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 40] = [
+    pub const ALL: [Self; 42] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -138,6 +142,8 @@ impl AuditAction {
         Self::CampaignSend,
         Self::CampaignTestSend,
         Self::CampaignMailSent,
+        Self::KeyRotate,
+        Self::KeyDestroy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -182,6 +188,8 @@ impl AuditAction {
             Self::CampaignSend => "campaign.send",
             Self::CampaignTestSend => "campaign.test_send",
             Self::CampaignMailSent => "campaign.mail_sent",
+            Self::KeyRotate => "key.rotate",
+            Self::KeyDestroy => "key.destroy",
         }
     }
 

@@ -7,8 +7,15 @@
 //! reordered, shortened, corrupted or foreign file is refused. Restoring replays the erasure
 //! journal, which lives outside the database (`DATA_DIR/erasure-journal`) as well as in it:
 //! a person erased after the backup was taken is erased again before anyone can read her.
+//!
+//! The header also names the key-encryption key generations the data keys inside need
+//! (format 2, decision 0012); a restore refuses before touching the data dir when one of them
+//! is not at hand. A backup killed half-way leaves a `.partial` file and a snapshot copy in
+//! the data dir; the next backup removes both, and the next start the snapshot copy, when no
+//! backup is running (every backup holds `.backup.lock` shared; cleaning needs it exclusively).
 
 use crate::error::{Result, StoreError};
+use crate::keys::{KekAvailability, KekNeed, kek_availability};
 use crate::{Store, StoreConfig};
 use klar_crypto::{Context, Keyring};
 use std::io::{Read, Write};
@@ -16,6 +23,9 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"KLARBAK\x01";
 const CHUNK: usize = 1 << 20;
+/// The header format written now. Format 1 (before key rotation) is still read: its data
+/// keys are all wrapped under generation 1.
+const FORMAT: u32 = 2;
 /// File name of the erasure journal in the data dir (ids and times, one per line).
 pub const JOURNAL: &str = "erasure-journal";
 
@@ -26,6 +36,25 @@ pub struct BackupHeader {
     pub created_at: String,
     /// The key check of the master key the backup needs.
     pub key_id: String,
+    /// The key-encryption key generations (with their ids) the data keys inside need
+    /// (format 2; absent in format 1, which needs generation 1 only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keks: Vec<KekNeed>,
+}
+
+impl BackupHeader {
+    /// The key-encryption key generations the backup needs; for format 1, generation 1 of
+    /// the master key it names.
+    pub fn needs(&self, keys: &Keyring) -> Vec<KekNeed> {
+        if self.format == 1 {
+            vec![KekNeed {
+                generation: 1,
+                id: keys.derived_kek().id(),
+            }]
+        } else {
+            self.keks.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +84,18 @@ fn ctx<'a>(digest: &'a str, position: &'a str) -> Context<'a> {
     }
 }
 
-/// Seals the database file `plain` into `out` (written beside it and renamed when complete).
+/// Seals the database file `plain` into `out` (written beside it as `.partial`, locked while
+/// written, and renamed when complete).
 fn seal_file(keys: &Keyring, header: &BackupHeader, plain: &Path, out: &Path) -> Result<u64> {
     let io = |e: std::io::Error| StoreError::Backup(format!("cannot write the backup: {e}"));
     let raw = serde_json::to_vec(header).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let digest = header_digest(&raw);
     let partial = out.with_extension("partial");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(io)?);
+    let file = std::fs::File::create(&partial).map_err(io)?;
+    // Held until the file is complete: a lockable `.partial` that starts with the magic was
+    // left by a process that died (see `remove_stale_partials`).
+    file.lock().map_err(io)?;
+    let mut w = std::io::BufWriter::new(file);
     w.write_all(MAGIC).map_err(io)?;
     w.write_all(&(raw.len() as u32).to_be_bytes()).map_err(io)?;
     w.write_all(&raw).map_err(io)?;
@@ -96,11 +130,108 @@ fn seal_file(keys: &Keyring, header: &BackupHeader, plain: &Path, out: &Path) ->
     let f = w.into_inner().map_err(|e| io(e.into_error()))?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&partial, out).map_err(io)?;
+    crate::keys::sync_dir(out);
+    drop(f);
     Ok(total)
 }
 
-/// Reads and checks a backup, writing the database it holds to `sink`.
-pub fn open_backup(keys: &Keyring, file: &Path, sink: &mut dyn Write) -> Result<BackupInfo> {
+/// Removes `.partial` files in `dir` that a killed backup left: they start with the magic
+/// (a live writer locks its file before it writes a byte) and no process holds their lock.
+fn remove_stale_partials(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if p.extension().is_none_or(|x| x != "partial") {
+            continue;
+        }
+        let Ok(mut f) = std::fs::File::open(&p) else {
+            continue;
+        };
+        if f.try_lock().is_err() {
+            continue;
+        }
+        let mut magic = [0u8; 8];
+        if f.read_exact(&mut magic).is_ok() && &magic == MAGIC && std::fs::remove_file(&p).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The lock file in the database's directory: every backup holds it shared while it runs;
+/// cleaning up leftovers needs it exclusively, so it never removes a running backup's files.
+const BACKUP_LOCK: &str = ".backup.lock";
+
+fn open_backup_lock(dir: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(dir.join(BACKUP_LOCK))
+}
+
+/// The snapshot copies (`.backup-ID.db*`) in `dir`.
+fn snapshot_copies(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(".backup-") && n.contains(".db"))
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Removes the plaintext snapshot copies a killed backup left in the database's directory,
+/// when no backup is running (the backup lock can be taken exclusively). Returns how many.
+pub(crate) fn remove_stale_snapshots(dir: &Path) -> usize {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if snapshot_copies(dir).is_empty() {
+        return 0;
+    }
+    let Ok(lock) = open_backup_lock(dir) else {
+        return 0;
+    };
+    if lock.try_lock().is_err() {
+        return 0;
+    }
+    remove_snapshot_copies(dir)
+}
+
+/// Removes every snapshot copy in `dir`; the caller holds the backup lock exclusively.
+fn remove_snapshot_copies(dir: &Path) -> usize {
+    let removed = snapshot_copies(dir)
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count();
+    if removed > 0 {
+        tracing::info!(
+            files = removed,
+            "removed snapshot copies of an interrupted backup"
+        );
+    }
+    removed
+}
+
+/// Reads a backup's header and checks that it is one this version reads, made with this
+/// master key. Returns the header, its raw bytes and the reader positioned after it.
+fn read_header(
+    keys: &Keyring,
+    file: &Path,
+) -> Result<(BackupHeader, Vec<u8>, std::io::BufReader<std::fs::File>)> {
     let mut r = std::io::BufReader::new(
         std::fs::File::open(file).map_err(|e| bad(&format!("cannot read the backup: {e}")))?,
     );
@@ -124,7 +255,7 @@ pub fn open_backup(keys: &Keyring, file: &Path, sink: &mut dyn Write) -> Result<
         .map_err(|_| bad("the backup is truncated"))?;
     let header: BackupHeader =
         serde_json::from_slice(&raw).map_err(|_| bad("the backup's header is damaged"))?;
-    if header.format != 1 {
+    if !(header.format == 1 || header.format == FORMAT && !header.keks.is_empty()) {
         return Err(bad("the backup has a format this version cannot read"));
     }
     if !keys.matches_key_check(&header.key_id) {
@@ -132,6 +263,41 @@ pub fn open_backup(keys: &Keyring, file: &Path, sink: &mut dyn Write) -> Result<
             "the backup belongs to another installation or master key; restore it with the key it was made with",
         ));
     }
+    Ok((header, raw, r))
+}
+
+/// The header of a backup file (checked as far as it goes without the chunks).
+pub fn backup_header(keys: &Keyring, file: &Path) -> Result<BackupHeader> {
+    read_header(keys, file).map(|(h, _, _)| h)
+}
+
+/// Refuses unless every key-encryption key the backup needs is at hand in `key_dir`.
+pub fn check_backup_keks(keys: &Keyring, key_dir: &Path, header: &BackupHeader) -> Result<()> {
+    for (need, a) in kek_availability(keys, key_dir, &header.needs(keys)) {
+        let (g, id) = (need.generation, &need.id);
+        match a {
+            KekAvailability::Derived | KekAvailability::Present(_) => {}
+            KekAvailability::Missing(path) => {
+                return Err(bad(&format!(
+                    "the backup needs key-encryption key generation {g} (id {id}), which is not at                      {}: it was destroyed or moved. Nothing was changed",
+                    path.display()
+                )));
+            }
+            KekAvailability::Different(path) => {
+                return Err(bad(&format!(
+                    "the backup needs key-encryption key generation {g} (id {id}); {} holds another                      key. Nothing was changed",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks a backup, writing the database it holds to `sink`.
+pub fn open_backup(keys: &Keyring, file: &Path, sink: &mut dyn Write) -> Result<BackupInfo> {
+    let (header, raw, mut r) = read_header(keys, file)?;
+    let mut len = [0u8; 4];
     let digest = header_digest(&raw);
     let mut bytes = 0u64;
     let mut index = 0u64;
@@ -175,21 +341,46 @@ pub fn open_backup(keys: &Keyring, file: &Path, sink: &mut dyn Write) -> Result<
 impl Store {
     /// Writes an encrypted backup of the running installation to `out`.
     pub fn backup_to(&self, out: &Path) -> Result<BackupInfo> {
-        let tmp = self
+        let io = |e: std::io::Error| bad(&format!("cannot write the snapshot: {e}"));
+        let db_dir = self
             .db
             .path()
-            .with_file_name(format!(".backup-{}.db", self.next_id()));
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let lock = open_backup_lock(&db_dir).map_err(io)?;
+        // No other backup runs: what a killed one left can go.
+        if lock.try_lock().is_ok() {
+            remove_snapshot_copies(&db_dir);
+            if let Some(dir) = out.parent() {
+                let n = remove_stale_partials(if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                });
+                if n > 0 {
+                    tracing::info!(
+                        files = n,
+                        "removed unfinished backups of an interrupted run"
+                    );
+                }
+            }
+            lock.unlock().map_err(io)?;
+        }
+        lock.lock_shared().map_err(io)?;
+        let tmp = db_dir.join(format!(".backup-{}.db", self.next_id()));
         let result = (|| {
             self.db.snapshot_into(&tmp)?;
             let header = BackupHeader {
-                format: 1,
+                format: FORMAT,
                 created_at: self.now().to_string(),
                 key_id: self.keys.key_check(),
+                keks: self.keks_needed_by(&tmp)?,
             };
             let bytes = seal_file(&self.keys, &header, &tmp, out)?;
             Ok(BackupInfo { header, bytes })
         })();
         let _ = std::fs::remove_file(&tmp);
+        drop(lock);
         if result.is_ok() {
             tracing::info!("backup written");
         }
@@ -245,6 +436,9 @@ pub fn restore(
     clock: std::sync::Arc<dyn klar_domain::Clock>,
 ) -> Result<RestoreInfo> {
     let keys = Keyring::new(&crate::open::read_master_key(&cfg.key_path())?);
+    // Before anything is written: the backup must be ours and its keys at hand.
+    let header = backup_header(&keys, file)?;
+    check_backup_keks(&keys, &cfg.key_dir(), &header)?;
     let target: PathBuf = match cfg.database_url() {
         crate::DatabaseUrl::Sqlite(p) => p,
         crate::DatabaseUrl::Postgres(_) => {
@@ -263,6 +457,17 @@ pub fn restore(
         w.flush()
             .map_err(|e| bad(&format!("cannot write into the data dir: {e}")))?;
         crate::db::check_restored(&staging, &keys)?;
+        let (_, used) = crate::db::kek_generations_in(&staging)?;
+        let needs = info.header.needs(&keys);
+        if let Some(g) = used
+            .iter()
+            .find(|g| !needs.iter().any(|n| n.generation == **g))
+        {
+            return Err(bad(&format!(
+                "the database in the backup uses key-encryption key generation {g}, which its \
+                 header does not name"
+            )));
+        }
         Ok(info)
     })();
     let info = match result {
@@ -393,5 +598,96 @@ impl Store {
         })?;
         raw.map(|s| serde_json::from_str(&s).map_err(|_| StoreError::Corrupt("backup run".into())))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klar_crypto::MasterKey;
+
+    fn sealed(keys: &Keyring, header: &BackupHeader, dir: &Path) -> PathBuf {
+        let plain = dir.join("plain.db");
+        std::fs::write(&plain, vec![7u8; 3 * CHUNK / 2]).unwrap();
+        let out = dir.join(format!("f{}.klarbak", header.format));
+        seal_file(keys, header, &plain, &out).unwrap();
+        out
+    }
+
+    #[test]
+    fn format_one_backups_still_read_and_need_generation_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::new(&MasterKey::generate(&mut rand::rngs::OsRng));
+        let header = BackupHeader {
+            format: 1,
+            created_at: "2026-11-29T10:00:00Z".into(),
+            key_id: keys.key_check(),
+            keks: vec![],
+        };
+        let raw = serde_json::to_string(&header).unwrap();
+        assert!(!raw.contains("keks"), "format 1 headers had no such field");
+        let file = sealed(&keys, &header, dir.path());
+        let info = open_backup(&keys, &file, &mut std::io::sink()).unwrap();
+        assert_eq!(info.bytes, 3 * CHUNK as u64 / 2);
+        assert_eq!(
+            info.header.needs(&keys),
+            vec![KekNeed {
+                generation: 1,
+                id: keys.derived_kek().id()
+            }]
+        );
+        check_backup_keks(&keys, dir.path(), &info.header).unwrap();
+    }
+
+    #[test]
+    fn a_database_from_before_rotation_uses_generation_one_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.db");
+        let c = rusqlite::Connection::open(&old).unwrap();
+        c.execute_batch(
+            "CREATE TABLE person_keys (person_id TEXT PRIMARY KEY, key_version BIGINT, wrapped_key BLOB);
+             CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);",
+        )
+        .unwrap();
+        drop(c);
+        assert_eq!(crate::db::kek_generations_in(&old).unwrap(), (1, vec![1]));
+        let c = rusqlite::Connection::open(&old).unwrap();
+        c.execute_batch(
+            "ALTER TABLE person_keys ADD COLUMN kek_generation BIGINT NOT NULL DEFAULT 1;
+             INSERT INTO person_keys VALUES ('a', 1, x'00', 2), ('b', 1, x'00', 3);
+             INSERT INTO settings VALUES ('kek_generation', '3');",
+        )
+        .unwrap();
+        drop(c);
+        let (current, mut used) = crate::db::kek_generations_in(&old).unwrap();
+        used.sort();
+        assert_eq!((current, used), (3, vec![2, 3]));
+    }
+
+    #[test]
+    fn a_format_two_header_must_name_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::new(&MasterKey::generate(&mut rand::rngs::OsRng));
+        let mut header = BackupHeader {
+            format: FORMAT,
+            created_at: "2026-11-30T10:00:00Z".into(),
+            key_id: keys.key_check(),
+            keks: vec![],
+        };
+        let file = sealed(&keys, &header, dir.path());
+        let err = open_backup(&keys, &file, &mut std::io::sink()).unwrap_err();
+        assert!(err.to_string().contains("format"), "{err}");
+
+        header.keks = vec![KekNeed {
+            generation: 2,
+            id: "00112233445566778899aabbccddeeff".into(),
+        }];
+        let file = sealed(&keys, &header, dir.path());
+        let info = open_backup(&keys, &file, &mut std::io::sink()).unwrap();
+        let err = check_backup_keks(&keys, dir.path(), &info.header).unwrap_err();
+        assert!(
+            err.to_string().contains("generation 2") && err.to_string().contains("kek-2.key"),
+            "{err}"
+        );
     }
 }

@@ -4,7 +4,7 @@ use crate::audit::{AuditAction, AuditActor, AuditEntry};
 use crate::db::Val;
 use crate::error::{Result, StoreError};
 use crate::{Actor, Store, from_ms, ms};
-use klar_crypto::{Context, WrappedKey};
+use klar_crypto::Context;
 use klar_domain::ids::PersonId;
 use klar_domain::policy::{Channel, ConsentEvent, ConsentEventKind, ConsentSource};
 
@@ -48,14 +48,16 @@ impl Store {
         let sid = pid.to_string();
         let key = c
             .query_opt(
-                "SELECT wrapped_key FROM person_keys WHERE person_id = $1",
+                "SELECT wrapped_key, kek_generation FROM person_keys WHERE person_id = $1",
                 &[sid.as_str().into()],
             )?
             .ok_or(StoreError::NotFound)?;
         let evidence = match &e.evidence {
             None => Val::Null,
             Some(text) => {
-                let dek = self.keys.unwrap(&WrappedKey(key.get(0)?), &sid)?;
+                let dek = self
+                    .keks
+                    .unwrap(&crate::keys::wrapped_at(&key, 0, 1)?, &sid)?;
                 Val::Blob(dek.seal(&ctx(id), text.as_bytes(), &mut rand::rngs::OsRng)?)
             }
         };
@@ -107,7 +109,7 @@ impl Store {
         let sid = pid.to_string();
         self.db.read(|c| {
             let rows = c.query(
-                "SELECT e.id, e.purpose, e.channel, e.kind, e.source, e.wording_version, e.evidence, e.at, k.wrapped_key \
+                "SELECT e.id, e.purpose, e.channel, e.kind, e.source, e.wording_version, e.evidence, e.at, k.wrapped_key, k.kek_generation \
                  FROM consent_events e JOIN person_keys k ON k.person_id = e.person_id WHERE e.person_id = $1 ORDER BY e.at, e.id",
                 &[sid.as_str().into()],
             )?;
@@ -119,7 +121,7 @@ impl Store {
                     None => None,
                     Some(sealed) => {
                         if dek.is_none() {
-                            dek = Some(self.keys.unwrap(&WrappedKey(r.get(8)?), &sid)?);
+                            dek = Some(self.keks.unwrap(&crate::keys::wrapped_at(r, 8, 9)?, &sid)?);
                         }
                         let k = dek.as_ref().ok_or(StoreError::Corrupt("key".into()))?;
                         Some(String::from_utf8(k.open(&ctx(&id), &sealed)?).map_err(|_| StoreError::Corrupt("evidence".into()))?)

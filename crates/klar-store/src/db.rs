@@ -402,6 +402,50 @@ pub(crate) fn check_restored(path: &Path, keys: &klar_crypto::Keyring) -> Result
     Ok(())
 }
 
+/// The key-encryption key generations a database file uses: its current one (settings) and
+/// every one a data key is wrapped under. A database from before key rotation (no
+/// `kek_generation` column) uses generation 1 only.
+pub(crate) fn kek_generations_in(path: &Path) -> Result<(u32, Vec<u32>)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let gen_of = |v: i64| {
+        u32::try_from(v)
+            .ok()
+            .filter(|g| *g >= 1)
+            .ok_or_else(|| StoreError::Corrupt("key-encryption key generation".into()))
+    };
+    let has_column: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('person_keys') WHERE name = 'kek_generation'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_column == 0 {
+        return Ok((1, vec![1]));
+    }
+    let current: Option<String> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'kek_generation'",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    let current = match current {
+        None => 1,
+        Some(v) => gen_of(
+            v.parse()
+                .map_err(|_| StoreError::Corrupt("key-encryption key generation".into()))?,
+        )?,
+    };
+    let mut st = conn.prepare("SELECT DISTINCT kek_generation FROM person_keys")?;
+    let used = st
+        .query_map([], |r| r.get::<_, i64>(0))?
+        .collect::<std::result::Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(gen_of)
+        .collect::<Result<Vec<_>>>()?;
+    Ok((current, used))
+}
+
 /// The ids in the erasure journal table of a database file (empty if it has none).
 pub(crate) fn erased_ids(path: &Path) -> Result<Vec<String>> {
     let conn =

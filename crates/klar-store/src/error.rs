@@ -24,6 +24,10 @@ pub enum StoreError {
     /// A WAL checkpoint could not finish because a reader still held an old snapshot.
     #[error("the WAL checkpoint was blocked by a reader")]
     CheckpointBlocked,
+    /// A key-encryption key is missing, malformed, or cannot be made or destroyed (the
+    /// reason is readable and names files and generations, never key material).
+    #[error("keys: {0}")]
+    Key(String),
     /// A backup could not be written, or a backup file is refused (the reason is readable).
     #[error("backup: {0}")]
     Backup(String),

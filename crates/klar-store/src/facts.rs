@@ -10,7 +10,6 @@
 use crate::db::{Conn, Val};
 use crate::error::{Result, StoreError};
 use crate::{Store, from_ms};
-use klar_crypto::WrappedKey;
 use klar_domain::ids::{OrganizationId, PersonId};
 use klar_domain::policy::{
     Channel, ConsentEvent, ConsentEventKind, ConsentSource, ContractRelationship, Objection,
@@ -223,7 +222,7 @@ impl Store {
         let mut keys: HashMap<String, klar_crypto::DataKey> = HashMap::new();
         each_chunk(
             c,
-            "SELECT e.id, e.purpose, e.channel, e.kind, e.source, e.wording_version, e.evidence, e.at, k.wrapped_key, e.person_id \
+            "SELECT e.id, e.purpose, e.channel, e.kind, e.source, e.wording_version, e.evidence, e.at, k.wrapped_key, e.person_id, k.kek_generation \
              FROM consent_events e JOIN person_keys k ON k.person_id = e.person_id \
              WHERE e.person_id IN ({ids}) ORDER BY e.person_id, e.at, e.id",
             &[],
@@ -235,7 +234,7 @@ impl Store {
                     None => None,
                     Some(sealed) => {
                         if !keys.contains_key(&pid) {
-                            let k = self.keys.unwrap(&WrappedKey(r.get(8)?), &pid)?;
+                            let k = self.keks.unwrap(&crate::keys::wrapped_at(r, 8, 10)?, &pid)?;
                             keys.insert(pid.clone(), k);
                         }
                         let k = keys.get(&pid).ok_or(StoreError::Corrupt("key".into()))?;

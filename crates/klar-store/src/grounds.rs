@@ -8,7 +8,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::db::{Conn, Val};
 use crate::error::{Result, StoreError};
 use crate::{Actor, Store, from_ms, ms};
-use klar_crypto::{BlindKind, Context, WrappedKey};
+use klar_crypto::{BlindKind, Context};
 use klar_domain::DomainError;
 use klar_domain::email::Email;
 use klar_domain::ids::{DealId, PersonId, UserId};
@@ -212,9 +212,9 @@ impl Store {
         let sid = pid.to_string();
         self.db.write(|c| {
             let key = c
-                .query_opt("SELECT wrapped_key FROM person_keys WHERE person_id = $1", &[sid.as_str().into()])?
+                .query_opt("SELECT wrapped_key, kek_generation FROM person_keys WHERE person_id = $1", &[sid.as_str().into()])?
                 .ok_or(StoreError::NotFound)?;
-            let dek = self.keys.unwrap(&WrappedKey(key.get(0)?), &sid)?;
+            let dek = self.keks.unwrap(&crate::keys::wrapped_at(&key, 0, 1)?, &sid)?;
             let sealed = dek.seal(&reason_ctx(&id), reason.as_bytes(), &mut rand::rngs::OsRng)?;
             c.execute(
                 "UPDATE presumed_consents SET ended_at = $2 WHERE person_id = $1 AND ended_at IS NULL",
@@ -264,7 +264,7 @@ impl Store {
         let sid = pid.to_string();
         self.db.read(|c| {
             let Some(r) = c.query_opt(
-                "SELECT pc.id, pc.reason, pc.author, pc.recorded_at, pc.ended_at, k.wrapped_key \
+                "SELECT pc.id, pc.reason, pc.author, pc.recorded_at, pc.ended_at, k.wrapped_key, k.kek_generation \
                  FROM presumed_consents pc JOIN person_keys k ON k.person_id = pc.person_id \
                  WHERE pc.person_id = $1 ORDER BY pc.recorded_at DESC, pc.id DESC LIMIT 1",
                 &[sid.as_str().into()],
@@ -273,7 +273,7 @@ impl Store {
                 return Ok(None);
             };
             let id: String = r.get(0)?;
-            let dek = self.keys.unwrap(&WrappedKey(r.get(5)?), &sid)?;
+            let dek = self.keks.unwrap(&crate::keys::wrapped_at(&r, 5, 6)?, &sid)?;
             let reason = dek.open(&reason_ctx(&id), &r.get::<Vec<u8>>(1)?)?;
             Ok(Some(PresumedConsent {
                 reason: String::from_utf8(reason)

@@ -19,6 +19,7 @@ pub mod error;
 pub mod facts;
 pub mod grounds;
 pub mod idempotency;
+pub mod keys;
 pub mod migrate;
 pub mod organizations;
 pub mod persons;

@@ -77,6 +77,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/m20261130_000013_audit_chain.sql"),
     },
     Migration {
+        version: 14,
+        name: "m20261130_000014_kek_generations",
+        sql: include_str!("../migrations/m20261130_000014_kek_generations.sql"),
+    },
+    Migration {
         version: 16,
         name: "m20261130_000016_campaigns",
         sql: include_str!("../migrations/m20261130_000016_campaigns.sql"),

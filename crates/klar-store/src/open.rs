@@ -36,6 +36,13 @@ impl StoreConfig {
             .clone()
             .unwrap_or_else(|| self.data_dir.join("master.key"))
     }
+
+    /// Where the key-encryption key files (`kek-N.key`) live: beside the master key.
+    pub fn key_dir(&self) -> PathBuf {
+        self.key_path()
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
 }
 
 /// The storage of one installation.
@@ -43,6 +50,8 @@ impl StoreConfig {
 pub struct Store {
     pub(crate) db: Arc<Db>,
     pub(crate) keys: Arc<Keyring>,
+    /// The key-encryption key generations (decision 0012).
+    pub(crate) keks: Arc<crate::keys::Keks>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_cache: Arc<crate::users::AuthCache>,
     pub(crate) ids: Arc<std::sync::Mutex<klar_domain::ids::IdGenerator>>,
@@ -91,6 +100,10 @@ impl Store {
         let keys = Arc::new(Keyring::new(&master));
         drop(master);
         let db = Db::open(&url)?;
+        // A backup killed half-way leaves a plaintext snapshot copy beside the database.
+        if let Some(dir) = db.path().parent() {
+            crate::backup::remove_stale_snapshots(dir);
+        }
         migrate::migrate(&db, clock.now().as_millisecond())?;
         let stored = db.read(|c| {
             c.query_opt(
@@ -127,10 +140,12 @@ impl Store {
             ids: Arc::default(),
             audit: Arc::new(crate::audit::AuditSink::start(db.clone(), keys.clone())?),
             data_dir: Some(Arc::new(cfg.data_dir.clone())),
+            keks: Arc::new(crate::keys::Keks::new(keys.clone(), cfg.key_dir())),
             db,
             keys,
             clock,
         };
+        store.check_keks()?;
         store.ensure_default_pipeline()?;
         store.ensure_default_purposes()?;
         store.ensure_default_wordings()?;

@@ -5,7 +5,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::db::{Conn, Row, Val};
 use crate::error::{Result, StoreError};
 use crate::{Actor, Page, Store, from_ms, id, ms, opt_id};
-use klar_crypto::{BlindKind, Context, DataKey, Keyring, WrappedKey};
+use klar_crypto::{BlindKind, Context, DataKey, Keyring};
 use klar_domain::email::{Email, looks_like_email};
 use klar_domain::error::Errors;
 use klar_domain::ids::{OrganizationId, PersonId, TagId, UserId};
@@ -52,7 +52,7 @@ pub struct PersonFilter {
 macro_rules! person_columns {
     () => {
         "p.id, p.kind, p.organization_id, p.owner_id, p.source, p.personal, p.created_at, p.created_by, \
-         p.updated_at, p.updated_by, k.wrapped_key, p.tags"
+         p.updated_at, p.updated_by, k.wrapped_key, p.tags, k.kek_generation"
     };
 }
 const COLUMNS: &str = person_columns!();
@@ -109,18 +109,21 @@ impl Store {
             let pid = PersonId::from_uuid(self.next_id());
             let sid = pid.to_string();
             let dek = DataKey::generate(&mut rng);
-            let wrapped = self.keys.wrap(&dek, &sid, &mut rng)?;
             let sealed = seal_personal(&dek, &sid, &new.personal)?;
             let lookups = lookups(&self.keys, &new.personal);
-            prepared.push((pid, sid, wrapped, sealed, lookups, new));
+            prepared.push((pid, sid, dek, sealed, lookups, new));
         }
         self.db.write(|c| {
-            for (_, sid, wrapped, sealed, lookups, new) in &prepared {
+            // The current key-encryption key generation, read in the writing transaction: a
+            // rotation that made a new one current committed before, or re-wraps this key after.
+            let kek = self.keks.get(crate::keys::current_generation(c)?)?;
+            for (_, sid, dek, sealed, lookups, new) in &prepared {
                 check_refs(c, new.organization_id, new.owner_id)?;
                 crate::custom_fields::check_values(c, RecordType::Person, &new.personal.custom)?;
+                let wrapped = kek.wrap(dek, sid, &mut rng)?;
                 c.execute(
-                    "INSERT INTO person_keys (person_id, key_version, wrapped_key, created_at) VALUES ($1, $2, $3, $4)",
-                    &[sid.as_str().into(), Val::Int(KEY_VERSION.into()), Val::Blob(wrapped.0.clone()), Val::Int(ms(now))],
+                    "INSERT INTO person_keys (person_id, key_version, wrapped_key, created_at, kek_generation) VALUES ($1, $2, $3, $4, $5)",
+                    &[sid.as_str().into(), Val::Int(KEY_VERSION.into()), Val::Blob(wrapped.bytes), Val::Int(ms(now)), Val::Int(wrapped.generation.into())],
                 )?;
                 c.execute(
                     "INSERT INTO persons (id, kind, organization_id, owner_id, source, personal, created_at, created_by, updated_at, updated_by) \
@@ -156,7 +159,7 @@ impl Store {
                 &format!("{SELECT} WHERE p.id = $1"),
                 &[pid.to_string().into()],
             )?;
-            decode_person(&self.keys, &row)
+            decode_person(self, &row)
         })
     }
 
@@ -187,7 +190,7 @@ impl Store {
                 &params,
             )?
             .iter()
-            .map(|r| decode_person(&self.keys, r))
+            .map(|r| decode_person(self, r))
             .collect()
         })
     }
@@ -205,7 +208,7 @@ impl Store {
         let sid = pid.to_string();
         let updated = self.db.write(|c| {
             let row = c.query_one(&format!("{SELECT} WHERE p.id = $1"), &[sid.as_str().into()])?;
-            let current = decode_person(&self.keys, &row)?;
+            let current = decode_person(self, &row)?;
             let mut e = PersonEdit {
                 kind: current.kind,
                 organization_id: current.organization_id,
@@ -217,8 +220,9 @@ impl Store {
             edit(&mut e)?;
             check_refs(c, e.organization_id, e.owner_id)?;
             crate::custom_fields::check_values(c, RecordType::Person, &e.personal.custom)?;
-            let wrapped = WrappedKey(row.get::<Vec<u8>>(10)?);
-            let dek = self.keys.unwrap(&wrapped, &sid)?;
+            let dek = self
+                .keks
+                .unwrap(&crate::keys::wrapped_at(&row, 10, 12)?, &sid)?;
             let sealed = seal_personal(&dek, &sid, &e.personal)?;
             c.execute(
                 "UPDATE persons SET kind = $2, organization_id = $3, owner_id = $4, source = $5, personal = $6, \
@@ -447,7 +451,7 @@ impl Store {
             crate::Order::Id(order_col),
             f.cursor.as_deref(),
             limit,
-            |r| decode_person(&self.keys, r),
+            |r| decode_person(self, r),
             |x| x.id.to_string(),
         )
     }
@@ -609,9 +613,11 @@ pub(crate) fn check_refs(
     Ok(errs.finish()?)
 }
 
-fn decode_person(keys: &Keyring, r: &Row) -> Result<Person> {
+fn decode_person(store: &Store, r: &Row) -> Result<Person> {
     let sid: String = r.get(0)?;
-    let dek = keys.unwrap(&WrappedKey(r.get::<Vec<u8>>(10)?), &sid)?;
+    let dek = store
+        .keks
+        .unwrap(&crate::keys::wrapped_at(r, 10, 12)?, &sid)?;
     let plain = dek.open(&personal_ctx(&sid), &r.get::<Vec<u8>>(5)?)?;
     let personal: PersonalData = serde_json::from_slice(&plain)
         .map_err(|_| StoreError::Corrupt("person record does not decode".into()))?;
@@ -648,7 +654,7 @@ pub struct ErasureOutcome {
 fn retain_letters(store: &Store, c: &Conn<'_>, sid: &str) -> Result<ErasureOutcome> {
     use klar_domain::retention::{BUSINESS_LETTERS, BUSINESS_LETTERS_YEARS, retain_until};
     let rows = c.query(
-        "SELECT a.id, a.text, a.occurred_at, k.wrapped_key FROM activities a \
+        "SELECT a.id, a.text, a.occurred_at, k.wrapped_key, k.kek_generation FROM activities a \
          JOIN deals d ON d.id = a.deal_id JOIN person_keys k ON k.person_id = a.person_id \
          WHERE a.person_id = $1 AND a.kind = 'email' AND d.status = 'won'",
         &[sid.into()],
@@ -656,7 +662,7 @@ fn retain_letters(store: &Store, c: &Conn<'_>, sid: &str) -> Result<ErasureOutco
     let mut out = ErasureOutcome::default();
     for r in &rows {
         let id: String = r.get(0)?;
-        let dek = store.keys.unwrap(&WrappedKey(r.get(3)?), sid)?;
+        let dek = store.keks.unwrap(&crate::keys::wrapped_at(r, 3, 4)?, sid)?;
         let plain = dek.open(&crate::activities::ctx(&id), &r.get::<Vec<u8>>(1)?)?;
         let resealed = store.keys.installation_key().seal(
             &crate::activities::ctx(&id),
