@@ -352,6 +352,10 @@ const MESSAGES_DE: &[(&str, &str)] = &[
     ("is not complete", "ist nicht vollständig"),
     ("is required", "ist erforderlich"),
     (
+        "another key rotation ran meanwhile",
+        "in der Zwischenzeit lief eine andere Schlüsselrotation",
+    ),
+    (
         "the campaign is being sent or was sent; it can no longer be changed",
         "die Kampagne wird gerade versandt oder wurde versandt; sie kann nicht mehr geändert werden",
     ),
