@@ -86,10 +86,24 @@ pub enum AuditAction {
     ProcessorCreate,
     /// Data of a person went to a recipient (Art. 19 disclosure log).
     DisclosureRecord,
+    /// A login attempt refused unchecked because of earlier failures.
+    LoginThrottled,
+    /// A wrong or replayed second-factor code (TOTP or recovery code).
+    LoginCodeFailed,
+    TotpEnroll,
+    /// The operator removed an account's authenticator (lost device).
+    TotpReset,
+    RecoveryCodesNew,
+    /// A user ended one or all of his sessions.
+    SessionRevoke,
+    /// A session ran out (idle or absolute timeout).
+    SessionExpired,
+    /// A revoked token or a token of a disabled account was presented.
+    AuthRefused,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 43] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -125,6 +139,14 @@ impl AuditAction {
         Self::PersonExport,
         Self::ProcessorCreate,
         Self::DisclosureRecord,
+        Self::LoginThrottled,
+        Self::LoginCodeFailed,
+        Self::TotpEnroll,
+        Self::TotpReset,
+        Self::RecoveryCodesNew,
+        Self::SessionRevoke,
+        Self::SessionExpired,
+        Self::AuthRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +186,14 @@ impl AuditAction {
             Self::PersonExport => "person.export",
             Self::ProcessorCreate => "processor.create",
             Self::DisclosureRecord => "disclosure.record",
+            Self::LoginThrottled => "login.throttled",
+            Self::LoginCodeFailed => "login.code_failed",
+            Self::TotpEnroll => "totp.enroll",
+            Self::TotpReset => "totp.reset",
+            Self::RecoveryCodesNew => "totp.recovery_codes",
+            Self::SessionRevoke => "session.revoke",
+            Self::SessionExpired => "session.expired",
+            Self::AuthRefused => "auth.refused",
         }
     }
 

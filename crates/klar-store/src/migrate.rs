@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000013_audit_chain",
         sql: include_str!("../migrations/m20261130_000013_audit_chain.sql"),
     },
+    Migration {
+        version: 15,
+        name: "m20261130_000015_auth",
+        sql: include_str!("../migrations/m20261130_000015_auth.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.
