@@ -362,6 +362,8 @@ pub async fn login_submit(
             tracing::info!(user_id = %session.user.id, stage = session.stage.as_str(), "login");
             let to = if session.stage == SessionStage::Password {
                 "/login/code"
+            } else if crate::auth::needs_enrolment(&session, &state.config) {
+                "/account/totp"
             } else {
                 "/"
             };
