@@ -112,7 +112,9 @@ pub fn base32_decode(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 5 / 8);
     let (mut buf, mut bits) = (0u32, 0u32);
     for c in s.chars().filter(|c| !matches!(c, ' ' | '-' | '=')) {
-        let v = B32.iter().position(|&x| char::from(x) == c.to_ascii_uppercase())? as u32;
+        let v = B32
+            .iter()
+            .position(|&x| char::from(x) == c.to_ascii_uppercase())? as u32;
         buf = (buf << 5) | v;
         bits += 5;
         if bits >= 8 {
@@ -205,7 +207,10 @@ mod tests {
     fn base32_round_trips_and_matches_rfc_4648() {
         assert_eq!(base32_encode(b"foobar"), "MZXW6YTBOI");
         assert_eq!(base32_encode(b"f"), "MY");
-        assert_eq!(base32_decode("mzxw 6ytb-oi").as_deref(), Some(&b"foobar"[..]));
+        assert_eq!(
+            base32_decode("mzxw 6ytb-oi").as_deref(),
+            Some(&b"foobar"[..])
+        );
         let s: Vec<u8> = (0u8..20).collect();
         assert_eq!(base32_decode(&base32_encode(&s)), Some(s));
         assert_eq!(base32_decode("not base32!"), None);

@@ -67,7 +67,12 @@ mod tests {
         assert_eq!(check("kurz"), Err(PasswordError::TooShort));
         assert_eq!(check("elf-zeichen"), Err(PasswordError::TooShort));
         assert_eq!(check(&"x".repeat(1025)), Err(PasswordError::TooLong));
-        for p in ["qwerty123456", "QwertyQwerty", "1Q2W3E4R5T6Y", "Password1234"] {
+        for p in [
+            "qwerty123456",
+            "QwertyQwerty",
+            "1Q2W3E4R5T6Y",
+            "Password1234",
+        ] {
             assert_eq!(check(p), Err(PasswordError::Common), "{p}");
         }
         assert_eq!(check("Correct-Horse-Battery-9"), Ok(()));

@@ -6,7 +6,8 @@
 //! - Login failures are counted per account and per source address under keyed hashes of the
 //!   normalised email and of the address: the table names neither, and an unknown account is
 //!   throttled exactly like a known one. After a threshold every further failure doubles the
-//!   wait (from 1 s up to 15 min); the count starts over after a day without failures.
+//!   wait (from 1 s up to 15 min); the count starts over after an hour without failures, and
+//!   a complete login clears the count of its account and of its address.
 
 use crate::audit::{AuditAction, AuditActor, AuditEntry};
 use crate::db::{Conn, Val};
@@ -27,8 +28,8 @@ pub const ADDRESS_FREE_FAILURES: i64 = 20;
 pub const FIRST_DELAY_MS: i64 = 1_000;
 /// The longest wait.
 pub const MAX_DELAY_MS: i64 = 15 * 60 * 1_000;
-/// A day without failures forgets the count.
-const FORGET_AFTER_MS: i64 = 24 * 3600 * 1_000;
+/// An hour without failures forgets the count.
+const FORGET_AFTER_MS: i64 = 3600 * 1_000;
 
 /// The answer to a second-factor code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +260,10 @@ impl Store {
             }
             replace_recovery_codes(c, &u, &hashes, now)
         })?;
-        self.audit(AuditEntry::new(AuditActor::User(uid), AuditAction::RecoveryCodesNew));
+        self.audit(AuditEntry::new(
+            AuditActor::User(uid),
+            AuditAction::RecoveryCodesNew,
+        ));
         Ok(codes)
     }
 
@@ -268,9 +272,18 @@ impl Store {
     pub fn totp_reset(&self, uid: UserId, actor: AuditActor) -> Result<bool> {
         let u = uid.to_string();
         let n = self.db.write(|c| {
-            c.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[u.as_str().into()])?;
-            c.execute("DELETE FROM sessions WHERE user_id = $1", &[u.as_str().into()])?;
-            c.execute("DELETE FROM user_totp WHERE user_id = $1", &[u.as_str().into()])
+            c.execute(
+                "DELETE FROM recovery_codes WHERE user_id = $1",
+                &[u.as_str().into()],
+            )?;
+            c.execute(
+                "DELETE FROM sessions WHERE user_id = $1",
+                &[u.as_str().into()],
+            )?;
+            c.execute(
+                "DELETE FROM user_totp WHERE user_id = $1",
+                &[u.as_str().into()],
+            )
         })?;
         self.audit(
             AuditEntry::new(actor, AuditAction::TotpReset)
@@ -353,10 +366,11 @@ impl Store {
         })
     }
 
-    /// A complete login forgets the account's failures (the address's stay, so one known
-    /// password cannot reset the count of an address that guesses others).
-    pub fn login_succeeded(&self, email: &str) -> Result<()> {
-        let keys = self.throttle_keys(email, None);
+    /// A complete login forgets the failures of its account and of its address (so an
+    /// office behind one address is not held up by its colleagues' typos; guessing at other
+    /// accounts from there still meets each account's own count).
+    pub fn login_succeeded(&self, email: &str, address: Option<&str>) -> Result<()> {
+        let keys = self.throttle_keys(email, address);
         self.db.write(|c| {
             for (k, _) in &keys {
                 c.execute(
@@ -382,7 +396,10 @@ pub fn delay_after(failures: i64, free: i64) -> i64 {
 }
 
 fn replace_recovery_codes(c: &Conn<'_>, uid: &str, hashes: &[Vec<u8>], now: i64) -> Result<()> {
-    c.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[uid.into()])?;
+    c.execute(
+        "DELETE FROM recovery_codes WHERE user_id = $1",
+        &[uid.into()],
+    )?;
     for h in hashes {
         c.execute(
             "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",

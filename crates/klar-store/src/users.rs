@@ -412,9 +412,18 @@ impl Store {
                 "SELECT user_id, created_at, expires_at FROM sessions WHERE id_hash = $1",
                 &[Val::Blob(h.clone())],
             )?;
-            c.execute("DELETE FROM sessions WHERE id_hash = $1", &[Val::Blob(h.clone())])?;
-            r.map(|r| Ok((id::<UserId>(r.get(0)?)?, from_ms(r.get(1)?)?, from_ms(r.get(2)?)?)))
-                .transpose()
+            c.execute(
+                "DELETE FROM sessions WHERE id_hash = $1",
+                &[Val::Blob(h.clone())],
+            )?;
+            r.map(|r| {
+                Ok((
+                    id::<UserId>(r.get(0)?)?,
+                    from_ms(r.get(1)?)?,
+                    from_ms(r.get(2)?)?,
+                ))
+            })
+            .transpose()
         })?;
         let (uid, created, expires) = row.ok_or(StoreError::NotFound)?;
         self.insert_session(uid, SessionStage::Complete, created, expires, origin)
@@ -530,7 +539,9 @@ pub struct SessionOrigin {
 pub enum SessionLookup {
     Active(Session),
     /// It ran out (idle or absolute) and has just been ended.
-    Expired { user_id: UserId },
+    Expired {
+        user_id: UserId,
+    },
     /// No such session (never issued, logged out, revoked, or the account is disabled).
     Unknown,
 }

@@ -158,6 +158,9 @@ mod tests {
             throttle_address("2001:db8:1:2:3:4:5:6".parse().unwrap()),
             "2001:db8:1:2::/64"
         );
-        assert_eq!(throttle_address("192.0.2.77".parse().unwrap()), "192.0.2.77");
+        assert_eq!(
+            throttle_address("192.0.2.77".parse().unwrap()),
+            "192.0.2.77"
+        );
     }
 }

@@ -102,12 +102,10 @@ impl FromRequestParts<AppState> for UiSession {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match lookup(parts, state)? {
-            SessionLookup::Active(session) if logged_in(&session, &state.config) => {
-                Ok(UiSession {
-                    session,
-                    headers: parts.headers.clone(),
-                })
-            }
+            SessionLookup::Active(session) if logged_in(&session, &state.config) => Ok(UiSession {
+                session,
+                headers: parts.headers.clone(),
+            }),
             SessionLookup::Active(s) if s.stage == SessionStage::Password => {
                 Err(Redirect::to("/login/code").into_response())
             }
@@ -322,7 +320,7 @@ pub async fn login_submit(
                     }
                     let (sid, s) =
                         store.create_session(user.id, SessionStage::Complete, max, &origin)?;
-                    store.login_succeeded(&lookup_email)?;
+                    store.login_succeeded(&lookup_email, address.as_deref())?;
                     store.audit(
                         AuditEntry::new(AuditActor::User(user.id), AuditAction::LoginOk)
                             .outcome("password"),
@@ -458,7 +456,7 @@ pub async fn code_submit(
             };
             if message.is_empty() {
                 let (sid, session) = store.complete_session(&sid, &origin)?;
-                store.login_succeeded(&user.email)?;
+                store.login_succeeded(&user.email, address.as_deref())?;
                 store.audit(AuditEntry::new(actor, AuditAction::LoginOk).outcome(outcome));
                 Ok(Step::Session(sid, Box::new(session)))
             } else {

@@ -20,7 +20,6 @@ use klar_store::users::User;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-
 pub struct RoleOption {
     pub value: &'static str,
     pub label: &'static str,

@@ -66,6 +66,23 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         doi_expiry_days: Option<u16>,
     ) -> TestApp {
+        Self::spawn_configured(smtp_url, clock, doi_expiry_days, |_| {}).await
+    }
+
+    /// A running Klar on `clock` whose web configuration `configure` adjusts.
+    pub async fn spawn_on(
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut klar_web::WebConfig),
+    ) -> TestApp {
+        Self::spawn_configured(None, clock, None, configure).await
+    }
+
+    async fn spawn_configured(
+        smtp_url: Option<String>,
+        clock: Arc<dyn Clock>,
+        doi_expiry_days: Option<u16>,
+        configure: impl FnOnce(&mut klar_web::WebConfig),
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&StoreConfig::new(dir.path()), clock).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -76,6 +93,7 @@ impl TestApp {
         if let Some(days) = doi_expiry_days {
             config.doi_expiry_days = days;
         }
+        configure(&mut config);
         let mut state = klar_web::AppState::new(store.clone(), config);
         if let Some(url) = smtp_url {
             state = state

@@ -114,7 +114,10 @@ async fn an_admin_enrols_totp_in_the_browser_and_logs_in_with_codes_after_that()
     b.wait_for("#totp-required", None, WAIT).await.unwrap();
     b.find("img.qr").await.expect("a QR code of the key");
     let uri = b.text(&b.find("#totp-uri").await.unwrap()).await.unwrap();
-    assert!(uri.starts_with("otpauth://totp/Klar:admin@staff.example?secret="), "{uri}");
+    assert!(
+        uri.starts_with("otpauth://totp/Klar:admin@staff.example?secret="),
+        "{uri}"
+    );
     // Before enrolling, every other page leads back here.
     b.goto(&format!("{}/admin/users", app.base)).await.unwrap();
     b.wait_for("#totp-secret", None, WAIT).await.unwrap();
@@ -122,7 +125,9 @@ async fn an_admin_enrols_totp_in_the_browser_and_logs_in_with_codes_after_that()
     // A wrong code does not switch it on.
     submit_code(&b, "000000").await;
     let secret = klar_crypto::totp::base32_decode(
-        &b.text(&b.wait_for("#totp-secret", None, WAIT).await.unwrap()).await.unwrap(),
+        &b.text(&b.wait_for("#totp-secret", None, WAIT).await.unwrap())
+            .await
+            .unwrap(),
     )
     .unwrap();
     let now = crate::app::step_now(&app);
