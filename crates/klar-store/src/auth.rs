@@ -176,6 +176,9 @@ impl Store {
             Ok(true)
         })?;
         if !ok {
+            self.audit(
+                AuditEntry::new(AuditActor::User(uid), AuditAction::TotpEnroll).outcome("wrong"),
+            );
             return Ok(None);
         }
         self.audit(AuditEntry::new(AuditActor::User(uid), AuditAction::TotpEnroll).outcome("ok"));

@@ -72,6 +72,8 @@ impl UiSession {
 }
 
 /// The session behind the request's cookie.
+// The error is the finished response, returned straight from the extractor.
+#[allow(clippy::result_large_err)]
 fn lookup(parts: &Parts, state: &AppState) -> Result<SessionLookup, Response> {
     match cookie(&parts.headers, SESSION_COOKIE) {
         None => Ok(SessionLookup::Unknown),
@@ -154,11 +156,26 @@ impl AnySession {
     }
 }
 
-pub async fn home(session: Option<UiSession>) -> Redirect {
-    match session {
-        Some(s) if s.session.user.role.allows(Permission::ReadCrm) => Redirect::to("/dashboard"),
-        Some(_) => Redirect::to("/settings"),
-        None => Redirect::to("/login"),
+/// `/`: the dashboard for roles that read the CRM, the settings for the others; a
+/// half-logged-in session goes on to its code or enrolment page.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(sid) = cookie(&headers, SESSION_COOKIE) else {
+        return to_login(false);
+    };
+    match state.store.session(sid, state.config.session_idle) {
+        Ok(SessionLookup::Active(s)) if s.stage == SessionStage::Password => {
+            Redirect::to("/login/code").into_response()
+        }
+        Ok(SessionLookup::Active(s)) if crate::auth::needs_enrolment(&s, &state.config) => {
+            Redirect::to("/account/totp").into_response()
+        }
+        Ok(SessionLookup::Active(s)) if s.user.role.allows(Permission::ReadCrm) => {
+            Redirect::to("/dashboard").into_response()
+        }
+        Ok(SessionLookup::Active(_)) => Redirect::to("/settings").into_response(),
+        Ok(SessionLookup::Expired { .. }) => to_login(true),
+        Ok(SessionLookup::Unknown) => to_login(false),
+        Err(e) => AppError::from(e).into_response(),
     }
 }
 
