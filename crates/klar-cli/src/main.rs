@@ -134,6 +134,22 @@ struct ServeArgs {
     #[arg(long, env = "KLAR_MAIL_RETRY_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     mail_retry_seconds: u64,
+    /// Minutes without a request after which a web session ends.
+    #[arg(long, env = "KLAR_SESSION_IDLE_MINUTES", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    session_idle_minutes: u32,
+    /// Hours after the login at which a web session ends, however active.
+    #[arg(long, env = "KLAR_SESSION_MAX_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=720))]
+    session_max_hours: u32,
+    /// Further roles that must log in with a TOTP code, comma-separated (admin and
+    /// privacy_officer always must).
+    #[arg(long, env = "KLAR_TOTP_ROLES", value_delimiter = ',')]
+    totp_roles: Vec<String>,
+    /// Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed,
+    /// comma-separated.
+    #[arg(long, env = "KLAR_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Fill an empty database with realistic German demo data.
     #[arg(long)]
     demo: bool,
@@ -156,6 +172,12 @@ enum UserCmd {
     List,
     /// Disable an account: its sessions end and its API tokens are revoked.
     Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove an account's TOTP authenticator and recovery codes (lost device); its sessions
+    /// end, and it enrols a new one at the next login.
+    ResetTotp {
         #[arg(long)]
         email: String,
     },
@@ -326,6 +348,24 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(std::io::stdout().lock(), "disabled {}", u.email)?;
             Ok(())
         }
+        Command::User(UserCmd::ResetTotp { email }) => {
+            let store = open_store(&cli.global)?;
+            let u = store
+                .user_by_email(&email)
+                .map_err(|_| anyhow::anyhow!("no staff account with that email"))?;
+            let had = store.totp_reset(u.id, klar_store::audit::AuditActor::System)?;
+            writeln!(
+                std::io::stdout().lock(),
+                "{} {}",
+                if had {
+                    "removed the authenticator of"
+                } else {
+                    "no authenticator was set up for"
+                },
+                u.email
+            )?;
+            Ok(())
+        }
         Command::Token(TokenCmd::Revoke { user }) => {
             let store = open_store(&cli.global)?;
             let u = store
@@ -371,12 +411,10 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The password rules of `klar_domain::password` (12 characters, not a common password).
 fn check_password(p: &str) -> Result<()> {
-    if p.chars().count() < 12 {
-        bail!("the password must have at least 12 characters");
-    }
-    if p.len() > 1024 {
-        bail!("the password is too long");
+    if let Err(e) = klar_domain::password::check(p) {
+        bail!("the password {e}");
     }
     Ok(())
 }
@@ -417,6 +455,16 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     config.secure_cookies = secure_cookies(&public_url);
     config.mail_route = klar_domain::ropa::MailRoute::of_url(args.smtp_url.as_deref());
     config.doi_expiry_days = args.doi_expiry_days;
+    config.session_idle = jiff::SignedDuration::from_mins(i64::from(args.session_idle_minutes));
+    config.session_max = jiff::SignedDuration::from_hours(i64::from(args.session_max_hours));
+    let extra_roles = args
+        .totp_roles
+        .iter()
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| Role::parse(r).map_err(|e| anyhow::anyhow!("KLAR_TOTP_ROLES: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    config.require_totp_for(&extra_roles);
+    config.trusted_proxies = args.trusted_proxies.clone();
     let mut state = klar_web::AppState::new(store.clone(), config);
     match &args.smtp_url {
         None => tracing::info!("no KLAR_SMTP_URL: sending mail will be refused"),

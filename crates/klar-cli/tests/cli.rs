@@ -742,6 +742,85 @@ fn a_server_killed_under_load_loses_no_acknowledged_write() {
     }
 }
 
+/// `klar user add --password-stdin` with the given password; returns (success, stderr).
+fn add_with_password(data: &std::path::Path, email: &str, password: &str) -> (bool, String) {
+    let mut child = klar(data)
+        .args([
+            "user",
+            "add",
+            "--email",
+            email,
+            "--role",
+            "sales",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn user_add_refuses_short_and_common_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, err) = add_with_password(dir.path(), "a@staff.example", "elf-Zeichen");
+    assert!(!ok);
+    assert!(err.contains("at least 12 characters"), "{err}");
+    let (ok, err) = add_with_password(dir.path(), "a@staff.example", "QWERTY123456");
+    assert!(!ok);
+    assert!(err.contains("commonly used password"), "{err}");
+    assert!(!err.contains("QWERTY"), "the password is not echoed: {err}");
+    let (ok, _) = add_with_password(dir.path(), "a@staff.example", "Correct-Horse-Battery-9");
+    assert!(ok);
+}
+
+#[test]
+fn user_reset_totp_says_whether_there_was_an_authenticator() {
+    let dir = tempfile::tempdir().unwrap();
+    printf_user(dir.path(), "admin@staff.example", "admin");
+    let out = klar(dir.path())
+        .args(["user", "reset-totp", "--email", "admin@staff.example"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no authenticator was set up"),
+        "{out:?}"
+    );
+    let out = klar(dir.path())
+        .args(["user", "reset-totp", "--email", "nobody@staff.example"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn serve_refuses_an_unknown_role_in_klar_totp_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = klar(dir.path())
+        .args(["serve", "--addr", &free_addr()])
+        .env("KLAR_TOTP_ROLES", "sales,root")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("KLAR_TOTP_ROLES"),
+        "{out:?}"
+    );
+}
+
 fn run_ok(data: &std::path::Path, args: &[&str]) -> String {
     let out = klar(data).args(args).output().unwrap();
     assert!(

@@ -19,6 +19,7 @@ mod aead;
 mod blind;
 mod keys;
 mod secret;
+pub mod totp;
 
 pub use aead::{Context, DataKey, WrappedKey};
 pub use blind::{BlindIndex, BlindKind};

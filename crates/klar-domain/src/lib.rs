@@ -14,6 +14,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod installation;
+pub mod password;
 pub mod phone;
 pub mod policy;
 pub mod processor;

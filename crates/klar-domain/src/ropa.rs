@@ -255,10 +255,14 @@ fn measures(f: &Facts) -> Vec<Measure> {
             "Zugriffskontrolle nach Rollen",
             "Role-based access control",
             "Persönliche Konten mit genau einer Rolle; die Administration hat keinen Zugriff auf Kundendaten. \
-             Passwörter mit Argon2id."
+             Passwörter mit Argon2id, mindestens 12 Zeichen und keines der häufigsten Passwörter; \
+             Zwei-Faktor-Anmeldung (TOTP) für Administration und Datenschutz verpflichtend; wachsende \
+             Wartezeiten nach Fehlversuchen; Sitzungen enden nach Inaktivität und nach einer Höchstdauer."
                 .into(),
             "Personal accounts with exactly one role; administrators cannot read customer data. Passwords \
-             hashed with Argon2id."
+             hashed with Argon2id, at least 12 characters and none of the most common passwords; \
+             two-factor login (TOTP) mandatory for administrators and privacy officers; growing waits \
+             after failed logins; sessions end when idle and after a maximum duration."
                 .into(),
         ),
         m(

@@ -98,10 +98,24 @@ pub enum AuditAction {
     KeyRotate,
     /// An old key-encryption key generation's file was destroyed.
     KeyDestroy,
+    /// A login attempt refused unchecked because of earlier failures.
+    LoginThrottled,
+    /// A wrong or replayed second-factor code (TOTP or recovery code).
+    LoginCodeFailed,
+    TotpEnroll,
+    /// The operator removed an account's authenticator (lost device).
+    TotpReset,
+    RecoveryCodesNew,
+    /// A user ended one or all of his sessions.
+    SessionRevoke,
+    /// A session ran out (idle or absolute timeout).
+    SessionExpired,
+    /// A revoked token or a token of a disabled account was presented.
+    AuthRefused,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 42] = [
+    pub const ALL: [Self; 50] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -144,6 +158,14 @@ impl AuditAction {
         Self::CampaignMailSent,
         Self::KeyRotate,
         Self::KeyDestroy,
+        Self::LoginThrottled,
+        Self::LoginCodeFailed,
+        Self::TotpEnroll,
+        Self::TotpReset,
+        Self::RecoveryCodesNew,
+        Self::SessionRevoke,
+        Self::SessionExpired,
+        Self::AuthRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -190,6 +212,14 @@ impl AuditAction {
             Self::CampaignMailSent => "campaign.mail_sent",
             Self::KeyRotate => "key.rotate",
             Self::KeyDestroy => "key.destroy",
+            Self::LoginThrottled => "login.throttled",
+            Self::LoginCodeFailed => "login.code_failed",
+            Self::TotpEnroll => "totp.enroll",
+            Self::TotpReset => "totp.reset",
+            Self::RecoveryCodesNew => "totp.recovery_codes",
+            Self::SessionRevoke => "session.revoke",
+            Self::SessionExpired => "session.expired",
+            Self::AuthRefused => "auth.refused",
         }
     }
 

@@ -82,6 +82,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/m20261130_000014_kek_generations.sql"),
     },
     Migration {
+        version: 15,
+        name: "m20261130_000015_auth",
+        sql: include_str!("../migrations/m20261130_000015_auth.sql"),
+    },
+    Migration {
         version: 16,
         name: "m20261130_000016_campaigns",
         sql: include_str!("../migrations/m20261130_000016_campaigns.sql"),

@@ -1,6 +1,7 @@
 //! Staff accounts, API tokens and web sessions. Tokens and session ids are stored only
 //! as keyed hashes; passwords only as Argon2id hashes.
 
+use crate::audit::{AuditAction, AuditActor, AuditEntry};
 use crate::db::{Row, Val};
 use crate::error::{Result, StoreError};
 use crate::{Store, from_ms, id, ms};
@@ -18,12 +19,19 @@ pub struct User {
     pub created_at: jiff::Timestamp,
 }
 
-/// A logged-in web session.
+/// A web session (see [`SessionStage`]: only a complete one is logged in).
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The public id, shown in the list of sessions (the cookie's secret is never stored).
+    pub id: String,
     pub user: User,
     pub csrf_token: String,
+    pub stage: SessionStage,
+    pub created_at: jiff::Timestamp,
+    pub last_seen_at: jiff::Timestamp,
     pub expires_at: jiff::Timestamp,
+    /// Whether the account has confirmed a TOTP authenticator.
+    pub totp_enabled: bool,
 }
 
 const SELECT: &str = "SELECT id, email, role, locale, active, created_at FROM users";
@@ -128,8 +136,26 @@ impl Store {
             return Ok(Some(u));
         }
         let found = self.user_by_token_hash(&h)?;
-        if let Some(u) = &found {
-            self.auth_cache.put(h, u.clone(), now + AUTH_CACHE_MS);
+        match &found {
+            Some(u) => self.auth_cache.put(h, u.clone(), now + AUTH_CACHE_MS),
+            None => {
+                // A token that was issued but is revoked, or whose account is disabled, is a
+                // security event worth recording (by account id; garbage tokens are not).
+                let owner = self.db.read(|c| {
+                    c.query_opt(
+                        "SELECT user_id FROM api_tokens WHERE token_hash = $1",
+                        &[Val::Blob(h.clone())],
+                    )?
+                    .map(|r| id::<UserId>(r.get(0)?))
+                    .transpose()
+                })?;
+                if let Some(uid) = owner {
+                    self.audit(
+                        AuditEntry::new(AuditActor::User(uid), AuditAction::AuthRefused)
+                            .outcome("token_revoked"),
+                    );
+                }
+            }
         }
         Ok(found)
     }
@@ -263,55 +289,203 @@ impl Store {
         Ok(n)
     }
 
-    /// Starts a web session; returns the session id for the cookie.
+    /// Starts a web session at `stage`; returns the secret session id for the cookie. The
+    /// session ends `max` after it began (absolute timeout), whatever happens in between.
     pub fn create_session(
         &self,
         uid: UserId,
-        ttl: jiff::SignedDuration,
+        stage: SessionStage,
+        max: jiff::SignedDuration,
+        origin: &SessionOrigin,
+    ) -> Result<(String, Session)> {
+        let now = self.now();
+        let expires = now
+            .checked_add(max)
+            .map_err(|_| StoreError::Corrupt("session expiry".into()))?;
+        self.insert_session(uid, stage, now, expires, origin)
+    }
+
+    fn insert_session(
+        &self,
+        uid: UserId,
+        stage: SessionStage,
+        created: jiff::Timestamp,
+        expires: jiff::Timestamp,
+        origin: &SessionOrigin,
     ) -> Result<(String, Session)> {
         let now = self.now();
         let mut rng = rand::rngs::OsRng;
         let sid = new_token("", &mut rng);
         let csrf = new_token("", &mut rng);
-        let expires = now
-            .checked_add(ttl)
-            .map_err(|_| StoreError::Corrupt("session expiry".into()))?;
+        let public_id = self.next_id().to_string();
         self.db.write(|c| {
             c.execute("DELETE FROM sessions WHERE expires_at < $1", &[Val::Int(ms(now))])?;
             c.execute(
-                "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO sessions (id, id_hash, user_id, csrf_token, stage, created_at, last_seen_at, expires_at, client_net, user_agent) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 &[
+                    public_id.as_str().into(),
                     Val::Blob(hash_token(self.keys.session_secret(), &sid)),
                     uid.to_string().into(),
                     csrf.as_str().into(),
+                    stage.as_str().into(),
+                    Val::Int(ms(created)),
                     Val::Int(ms(now)),
                     Val::Int(ms(expires)),
+                    origin.client_net.clone().into(),
+                    origin.user_agent.clone().into(),
                 ],
             )
         })?;
-        let user = self.get_user(uid)?;
-        Ok((
-            sid,
-            Session {
-                user,
-                csrf_token: csrf,
-                expires_at: expires,
-            },
-        ))
+        match self.session(&sid, jiff::SignedDuration::MAX)? {
+            SessionLookup::Active(s) => Ok((sid, s)),
+            _ => Err(StoreError::Corrupt("a new session is not there".into())),
+        }
     }
 
-    pub fn session(&self, sid: &str) -> Result<Option<Session>> {
+    /// The session behind a cookie. A session unused for `idle` or older than its absolute
+    /// lifetime ends here (deleted, and recorded in the audit trail); a used one has its last
+    /// request time refreshed (at most once a minute, to spare the writer).
+    pub fn session(&self, sid: &str, idle: jiff::SignedDuration) -> Result<SessionLookup> {
         let now = self.now();
         let h = hash_token(self.keys.session_secret(), sid);
-        self.db.read(|c| {
+        let found = self.db.read(|c| {
             let r = c.query_opt(
-                "SELECT u.id, u.email, u.role, u.locale, u.active, u.created_at, s.csrf_token, s.expires_at FROM sessions s \
-                 JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.active = 1",
-                &[Val::Blob(h), Val::Int(ms(now))],
+                "SELECT u.id, u.email, u.role, u.locale, u.active, u.created_at, s.csrf_token, s.expires_at, s.id, s.stage, \
+                 s.created_at, s.last_seen_at, (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) \
+                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND u.active = 1",
+                &[Val::Blob(h.clone())],
             )?;
-            r.map(|r| Ok(Session { user: decode(&r)?, csrf_token: r.get(6)?, expires_at: from_ms(r.get(7)?)? }))
-                .transpose()
+            r.map(|r| {
+                Ok(Session {
+                    user: decode(&r)?,
+                    csrf_token: r.get(6)?,
+                    expires_at: from_ms(r.get(7)?)?,
+                    id: r.get(8)?,
+                    stage: SessionStage::parse(&r.get::<String>(9)?)?,
+                    created_at: from_ms(r.get(10)?)?,
+                    last_seen_at: from_ms(r.get(11)?)?,
+                    totp_enabled: r.get::<i64>(12)? > 0,
+                })
+            })
+            .transpose()
+        })?;
+        let Some(s) = found else {
+            return Ok(SessionLookup::Unknown);
+        };
+        let idle_end = s.last_seen_at.checked_add(idle).unwrap_or(s.expires_at);
+        let reason = if now >= s.expires_at {
+            Some("absolute")
+        } else if now >= idle_end {
+            Some("idle")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.db
+                .write(|c| c.execute("DELETE FROM sessions WHERE id_hash = $1", &[Val::Blob(h)]))?;
+            self.audit(
+                AuditEntry::new(AuditActor::User(s.user.id), AuditAction::SessionExpired)
+                    .object("session", &s.id)
+                    .outcome(reason),
+            );
+            return Ok(SessionLookup::Expired { user_id: s.user.id });
+        }
+        if ms(now) - ms(s.last_seen_at) >= TOUCH_EVERY_MS {
+            self.db.write(|c| {
+                c.execute(
+                    "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1",
+                    &[Val::Blob(h), Val::Int(ms(now))],
+                )
+            })?;
+        }
+        Ok(SessionLookup::Active(s))
+    }
+
+    /// The second factor was given: the half-logged-in session is replaced by a complete one
+    /// under a new id (the old cookie stops working); the absolute lifetime still counts from
+    /// the password step.
+    pub fn complete_session(&self, sid: &str, origin: &SessionOrigin) -> Result<(String, Session)> {
+        let h = hash_token(self.keys.session_secret(), sid);
+        let row = self.db.write(|c| {
+            let r = c.query_opt(
+                "SELECT user_id, created_at, expires_at FROM sessions WHERE id_hash = $1",
+                &[Val::Blob(h.clone())],
+            )?;
+            c.execute(
+                "DELETE FROM sessions WHERE id_hash = $1",
+                &[Val::Blob(h.clone())],
+            )?;
+            r.map(|r| {
+                Ok((
+                    id::<UserId>(r.get(0)?)?,
+                    from_ms(r.get(1)?)?,
+                    from_ms(r.get(2)?)?,
+                ))
+            })
+            .transpose()
+        })?;
+        let (uid, created, expires) = row.ok_or(StoreError::NotFound)?;
+        self.insert_session(uid, SessionStage::Complete, created, expires, origin)
+    }
+
+    /// An account's sessions that have not ended, newest first.
+    pub fn list_sessions(&self, uid: UserId) -> Result<Vec<SessionInfo>> {
+        let now = ms(self.now());
+        self.db.read(|c| {
+            c.query(
+                "SELECT id, stage, created_at, last_seen_at, expires_at, client_net, user_agent FROM sessions \
+                 WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC",
+                &[uid.to_string().into(), Val::Int(now)],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(SessionInfo {
+                    id: r.get(0)?,
+                    stage: SessionStage::parse(&r.get::<String>(1)?)?,
+                    created_at: from_ms(r.get(2)?)?,
+                    last_seen_at: from_ms(r.get(3)?)?,
+                    expires_at: from_ms(r.get(4)?)?,
+                    client_net: r.get(5)?,
+                    user_agent: r.get(6)?,
+                })
+            })
+            .collect()
         })
+    }
+
+    /// Ends one of an account's sessions by its public id; false when it has no such session.
+    pub fn revoke_session(&self, uid: UserId, session_id: &str) -> Result<bool> {
+        let n = self.db.write(|c| {
+            c.execute(
+                "DELETE FROM sessions WHERE user_id = $1 AND id = $2",
+                &[uid.to_string().into(), session_id.into()],
+            )
+        })?;
+        if n > 0 {
+            self.audit(
+                AuditEntry::new(AuditActor::User(uid), AuditAction::SessionRevoke)
+                    .object("session", session_id)
+                    .outcome("one"),
+            );
+        }
+        Ok(n > 0)
+    }
+
+    /// Ends every session of an account ("log out everywhere"); returns how many.
+    pub fn revoke_all_sessions(&self, uid: UserId) -> Result<u64> {
+        let n = self.db.write(|c| {
+            c.execute(
+                "DELETE FROM sessions WHERE user_id = $1",
+                &[uid.to_string().into()],
+            )
+        })?;
+        self.audit(
+            AuditEntry::new(AuditActor::User(uid), AuditAction::SessionRevoke)
+                .object("user", uid)
+                .outcome("all"),
+        );
+        Ok(n)
     }
 
     pub fn delete_session(&self, sid: &str) -> Result<()> {
@@ -320,6 +494,68 @@ impl Store {
             .write(|c| c.execute("DELETE FROM sessions WHERE id_hash = $1", &[Val::Blob(h)]))?;
         Ok(())
     }
+}
+
+/// How often a session's last request time is written at most.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// How far a web session has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStage {
+    /// The password was right; the second factor is still missing. Grants nothing but the
+    /// code page and logout.
+    Password,
+    /// Logged in.
+    Complete,
+}
+
+impl SessionStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Complete => "complete",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        match s {
+            "password" => Ok(Self::Password),
+            "complete" => Ok(Self::Complete),
+            _ => Err(StoreError::Corrupt("session stage".into())),
+        }
+    }
+}
+
+/// Where a session was started from, as shown on the user's session list: a truncated
+/// address and a truncated user agent.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOrigin {
+    pub client_net: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The answer for a session cookie.
+#[derive(Debug, Clone)]
+pub enum SessionLookup {
+    Active(Session),
+    /// It ran out (idle or absolute) and has just been ended.
+    Expired {
+        user_id: UserId,
+    },
+    /// No such session (never issued, logged out, revoked, or the account is disabled).
+    Unknown,
+}
+
+/// A session as its owner sees it in the list of his sessions.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: String,
+    pub stage: SessionStage,
+    pub created_at: jiff::Timestamp,
+    pub last_seen_at: jiff::Timestamp,
+    pub expires_at: jiff::Timestamp,
+    pub client_net: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// How long a verified API token is trusted without asking the database again.

@@ -9,7 +9,18 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use klar_domain::role::Permission;
 use klar_store::Actor;
-use klar_store::users::User;
+use klar_store::users::{Session, SessionLookup, SessionStage, User};
+
+/// Whether a session is fully logged in: the second factor was given (or the account has
+/// none and its role needs none).
+pub fn logged_in(s: &Session, config: &crate::WebConfig) -> bool {
+    s.stage == SessionStage::Complete && !needs_enrolment(s, config)
+}
+
+/// Whether the account must enrol an authenticator before it can do anything.
+pub fn needs_enrolment(s: &Session, config: &crate::WebConfig) -> bool {
+    config.totp_required(s.user.role) && !s.totp_enabled
+}
 
 pub const SESSION_COOKIE: &str = "klar_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -105,7 +116,12 @@ impl FromRequestParts<AppState> for Auth {
             });
         }
         let sid = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthorized)?;
-        let session = state.store.session(sid)?.ok_or(AppError::Unauthorized)?;
+        let session = match state.store.session(sid, state.config.session_idle)? {
+            SessionLookup::Active(s) if logged_in(&s, &state.config) => s,
+            // Half-logged-in (code pending, or an authenticator still to enrol), expired,
+            // revoked or unknown: nothing is granted.
+            _ => return Err(AppError::Unauthorized),
+        };
         let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if unsafe_method {
             check_same_origin(&parts.headers, &state.config.public_url)?;

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod campaigns;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod i18n;
@@ -33,6 +34,16 @@ pub struct WebConfig {
     /// How many days a double opt-in link stays valid; an email grant not confirmed by then
     /// lapses (`KLAR_DOI_EXPIRY_DAYS`, default 30).
     pub doi_expiry_days: u16,
+    /// A web session without a request for this long ends (`KLAR_SESSION_IDLE_MINUTES`).
+    pub session_idle: jiff::SignedDuration,
+    /// A web session ends this long after the password was given (`KLAR_SESSION_MAX_HOURS`).
+    pub session_max: jiff::SignedDuration,
+    /// Roles that must log in with a TOTP code: always `admin` and `privacy_officer`, plus
+    /// those named in `KLAR_TOTP_ROLES`.
+    pub totp_roles: Vec<klar_domain::role::Role>,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed
+    /// (`KLAR_TRUSTED_PROXIES`); from anyone else these headers are ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl WebConfig {
@@ -44,7 +55,30 @@ impl WebConfig {
             password_params: klar_crypto::PasswordParams::default(),
             mail_route: klar_domain::ropa::MailRoute::None,
             doi_expiry_days: api::privacy::DOI_DAYS,
+            session_idle: jiff::SignedDuration::from_mins(DEFAULT_SESSION_IDLE_MINUTES),
+            session_max: jiff::SignedDuration::from_hours(DEFAULT_SESSION_MAX_HOURS),
+            totp_roles: MANDATORY_TOTP_ROLES.to_vec(),
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Adds roles that must use TOTP (the mandatory ones stay).
+    pub fn require_totp_for(&mut self, roles: &[klar_domain::role::Role]) {
+        for r in roles {
+            if !self.totp_roles.contains(r) {
+                self.totp_roles.push(*r);
+            }
+        }
+    }
+
+    /// Whether an account of this role must log in with a TOTP code.
+    pub fn totp_required(&self, role: klar_domain::role::Role) -> bool {
+        self.totp_roles.contains(&role)
+    }
+
+    /// Whether the public URL is https (then every answer carries HSTS).
+    pub fn public_https(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 
     /// The validity of a double opt-in link.
@@ -59,6 +93,16 @@ impl WebConfig {
         }
     }
 }
+
+/// Default idle timeout of a web session.
+pub const DEFAULT_SESSION_IDLE_MINUTES: i64 = 30;
+/// Default absolute timeout of a web session.
+pub const DEFAULT_SESSION_MAX_HOURS: i64 = 12;
+/// Roles that always need TOTP: they administer accounts or read everything about persons.
+pub const MANDATORY_TOTP_ROLES: [klar_domain::role::Role; 2] = [
+    klar_domain::role::Role::Admin,
+    klar_domain::role::Role::PrivacyOfficer,
+];
 
 #[derive(Clone)]
 pub struct AppState {
@@ -134,6 +178,15 @@ pub fn app(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), hsts))
         .with_state(state)
 }
 
@@ -207,6 +260,26 @@ async fn metrics(
         m,
     )
         .into_response())
+}
+
+/// HSTS on every answer when the request came over TLS: the public URL is https (TLS ends
+/// at the reverse proxy in front of Klar), or a trusted proxy says so in `X-Forwarded-Proto`.
+/// Never on plain http, where browsers ignore it anyway and a wrong setting would lock users
+/// out of a plain-http installation.
+async fn hsts(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let tls = state.config.public_https() || client::forwarded_https(&req, &state.config);
+    let mut r = next.run(req).await;
+    if tls {
+        r.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    r
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {

@@ -386,6 +386,11 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "is longer than 500 characters",
         "ist länger als 500 Zeichen",
     ),
+    // klar-store: second factor
+    (
+        "the account already has an authenticator",
+        "das Konto hat bereits einen Authenticator",
+    ),
     // klar-store: purposes
     ("is already a purpose", "ist bereits ein Zweck"),
     (

@@ -1,6 +1,7 @@
 //! The server-rendered UI. Pages work without JavaScript (plain forms and links); the
 //! small script in `assets/app.js` adds search-as-you-type. No third-party assets, no CDN.
 
+pub mod account;
 pub mod activities;
 pub mod assets;
 pub mod audit;
@@ -41,7 +42,28 @@ pub fn router() -> Router<AppState> {
             "/login",
             get(session::login_page).post(session::login_submit),
         )
+        .route(
+            "/login/code",
+            get(session::code_page).post(session::code_submit),
+        )
         .route("/logout", axum::routing::post(session::logout))
+        .route(
+            "/account/totp",
+            get(account::totp_page).post(account::totp_submit),
+        )
+        .route(
+            "/account/totp/recovery-codes",
+            axum::routing::post(account::recovery_codes_submit),
+        )
+        .route("/account/sessions", get(account::sessions_page))
+        .route(
+            "/account/sessions/revoke-all",
+            axum::routing::post(account::sessions_revoke_all_submit),
+        )
+        .route(
+            "/account/sessions/{id}/revoke",
+            axum::routing::post(account::session_revoke_submit),
+        )
         .route("/assets/{file}", get(assets::asset))
         .route(
             "/persons/{id}/consents",

@@ -14,13 +14,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use klar_domain::ids::UserId;
+use klar_domain::password::PasswordError;
 use klar_domain::role::{Permission, Role};
 use klar_store::users::User;
 use serde::Deserialize;
 use std::collections::HashMap;
-
-/// Minimum length of a password chosen by a person.
-pub const MIN_PASSWORD_CHARS: usize = 12;
 
 pub struct RoleOption {
     pub value: &'static str,
@@ -265,8 +263,9 @@ pub struct PasswordForm {
     repeat: String,
 }
 
-/// Every user changes his own password: the current one is checked, the new one needs
-/// 12 characters and is typed twice; his other sessions end.
+/// Every user changes his own password: the current one is checked, the new one follows the
+/// password rules (12 characters, not a common password) and is typed twice; his other
+/// sessions end.
 pub async fn password_submit(
     State(state): State<AppState>,
     s: UiSession,
@@ -277,10 +276,13 @@ pub async fn password_submit(
     }
     let p = s.layout("settings");
     let mut errors = HashMap::new();
-    if f.new.chars().count() < MIN_PASSWORD_CHARS {
-        errors.insert("new".to_string(), p.t.get("password-too-short").to_string());
-    } else if f.new.len() > 1024 {
-        errors.insert("new".to_string(), p.t.get("password-too-long").to_string());
+    if let Err(e) = klar_domain::password::check(&f.new) {
+        let key = match e {
+            PasswordError::TooShort => "password-too-short",
+            PasswordError::TooLong => "password-too-long",
+            PasswordError::Common => "password-common",
+        };
+        errors.insert("new".to_string(), p.t.get(key).to_string());
     } else if f.new != f.repeat {
         errors.insert(
             "repeat".to_string(),

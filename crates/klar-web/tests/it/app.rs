@@ -13,7 +13,18 @@ pub struct TestApp {
     pub store: Store,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    /// The authenticators the login helpers enrolled, by account email.
+    pub totp: std::sync::Mutex<std::collections::HashMap<String, Authenticator>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// What a user keeps after enrolling: the app's secret, the last step whose code he typed,
+/// and his unused recovery codes.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    pub secret: Vec<u8>,
+    pub last_step: i64,
+    pub recovery: Vec<String>,
 }
 
 pub struct Resp {
@@ -55,6 +66,23 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         doi_expiry_days: Option<u16>,
     ) -> TestApp {
+        Self::spawn_configured(smtp_url, clock, doi_expiry_days, |_| {}).await
+    }
+
+    /// A running Klar on `clock` whose web configuration `configure` adjusts.
+    pub async fn spawn_on(
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut klar_web::WebConfig),
+    ) -> TestApp {
+        Self::spawn_configured(None, clock, None, configure).await
+    }
+
+    async fn spawn_configured(
+        smtp_url: Option<String>,
+        clock: Arc<dyn Clock>,
+        doi_expiry_days: Option<u16>,
+        configure: impl FnOnce(&mut klar_web::WebConfig),
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&StoreConfig::new(dir.path()), clock).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -65,6 +93,7 @@ impl TestApp {
         if let Some(days) = doi_expiry_days {
             config.doi_expiry_days = days;
         }
+        configure(&mut config);
         let mut state = klar_web::AppState::new(store.clone(), config);
         if let Some(url) = smtp_url {
             state = state
@@ -101,6 +130,7 @@ impl TestApp {
             store,
             dir,
             http,
+            totp: Default::default(),
             shutdown: Some(tx),
         }
     }
@@ -184,17 +214,8 @@ impl TestApp {
     }
 }
 
-/// Logs in through the login form, as a browser does, and returns the session cookie
-/// (`klar_session=…`) to send along.
-pub async fn login(app: &TestApp, email: &str, password: &str) -> String {
-    let r = app
-        .http
-        .post(format!("{}/login", app.base))
-        .form(&[("email", email), ("password", password)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "login failed");
+/// The `klar_session=…` pair of a response's `Set-Cookie`.
+pub fn session_cookie_of(r: &reqwest::Response) -> String {
     r.headers()
         .get("set-cookie")
         .unwrap()
@@ -204,6 +225,125 @@ pub async fn login(app: &TestApp, email: &str, password: &str) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// Logs in through the login form, as a browser does, and returns the session cookie
+/// (`klar_session=…`) to send along. Accounts whose role needs TOTP are enrolled through
+/// the enrolment page on their first login (the secret read from the page, the code computed
+/// here), and give a code from that authenticator on later logins.
+pub async fn login(app: &TestApp, email: &str, password: &str) -> String {
+    let r = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "login failed");
+    let cookie = session_cookie_of(&r);
+    match location(&r).as_str() {
+        "/login/code" => give_code(app, email, &cookie).await,
+        "/account/totp" => {
+            enrol(app, email, &cookie).await;
+            cookie
+        }
+        _ => cookie,
+    }
+}
+
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The current TOTP step on the app's clock.
+pub fn step_now(app: &TestApp) -> i64 {
+    klar_crypto::totp::step_of(app.store.now().as_second())
+}
+
+/// The text between `start` and the next `end` in a page.
+pub fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    html.split(start).nth(1)?.split(end).next()
+}
+
+/// Enrols an authenticator through `/account/totp` for a logged-in (or enrolment-bound)
+/// session and remembers it; returns the enrolment's answer page.
+pub async fn enrol(app: &TestApp, email: &str, cookie: &str) -> String {
+    let page = app
+        .http
+        .get(format!("{}/account/totp", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let b32 = between(&page, "id=\"totp-secret\">", "<").expect("the secret on the page");
+    let secret = klar_crypto::totp::base32_decode(b32).unwrap();
+    let csrf = between(&page, "name=\"csrf\" value=\"", "\"").unwrap();
+    let step = step_now(app);
+    let code = klar_crypto::totp::code_string(&secret, step);
+    let r = app
+        .http
+        .post(format!("{}/account/totp", app.base))
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "enrolment refused");
+    let html = r.text().await.unwrap();
+    let recovery: Vec<String> = html
+        .split("<li><code>")
+        .skip(1)
+        .map(|p| p.split('<').next().unwrap().to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10, "ten recovery codes");
+    app.totp.lock().unwrap().insert(
+        email.to_lowercase(),
+        Authenticator {
+            secret,
+            last_step: step,
+            recovery,
+        },
+    );
+    html
+}
+
+/// The next code the user's app shows that the server has not seen yet (a later step within
+/// the accepted window), or a recovery code when the window is used up.
+pub fn next_code(app: &TestApp, email: &str) -> String {
+    let now = step_now(app);
+    let mut map = app.totp.lock().unwrap();
+    let a = map
+        .get_mut(&email.to_lowercase())
+        .expect("an authenticator enrolled by the test helpers");
+    let step = (now - 1).max(a.last_step + 1);
+    if step <= now + 1 {
+        a.last_step = step;
+        klar_crypto::totp::code_string(&a.secret, step)
+    } else {
+        a.recovery.pop().expect("a recovery code left")
+    }
+}
+
+/// Completes the second step of a login with a code; returns the new session cookie.
+pub async fn give_code(app: &TestApp, email: &str, cookie: &str) -> String {
+    let csrf = csrf_of(app, cookie, "/login/code").await;
+    let code = next_code(app, email);
+    let r = app
+        .http
+        .post(format!("{}/login/code", app.base))
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "the code was refused");
+    session_cookie_of(&r)
 }
 
 /// The CSRF token of a logged-in session, read from the forms of the page at `path`.

@@ -7,8 +7,20 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Logs in through the login form and waits until the browser has left it.
-async fn log_in(b: &Browser, app: &TestApp, email: &str) {
+/// Waits until the browser's URL no longer ends with `path`.
+async fn wait_to_leave(b: &Browser, path: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while b.current_url().await.unwrap().ends_with(path) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser did not leave {path}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Types email and password into the login form and submits it.
+async fn submit_password(b: &Browser, app: &TestApp, email: &str) {
     b.goto(&format!("{}/login", app.base)).await.unwrap();
     let field = b.wait_for("#email", None, WAIT).await.unwrap();
     b.type_into(&field, email).await.unwrap();
@@ -17,14 +29,155 @@ async fn log_in(b: &Browser, app: &TestApp, email: &str) {
     b.click(&b.find("button[type=submit]").await.unwrap())
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + WAIT;
-    while b.current_url().await.unwrap().ends_with("/login") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "login did not leave the login page"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_to_leave(b, "/login").await;
+}
+
+/// Types a code into the code field of the page and submits its form.
+async fn submit_code(b: &Browser, code: &str) {
+    let field = b.wait_for("#code", None, WAIT).await.unwrap();
+    b.clear(&field).await.unwrap();
+    b.type_into(&field, code).await.unwrap();
+    b.click(&b.find("form[method=post] button.primary").await.unwrap())
+        .await
+        .unwrap();
+}
+
+/// Enrols the authenticator on the enrolment page the browser is on, reading the key from
+/// the page as a person types it into an app; returns the recovery codes shown.
+async fn enrol_in_browser(b: &Browser, app: &TestApp, email: &str) -> Vec<String> {
+    let secret_el = b.wait_for("#totp-secret", None, WAIT).await.unwrap();
+    let b32 = b.text(&secret_el).await.unwrap();
+    let secret = klar_crypto::totp::base32_decode(&b32).unwrap();
+    let step = crate::app::step_now(app);
+    submit_code(b, &klar_crypto::totp::code_string(&secret, step)).await;
+    let list = b.wait_for("#recovery-codes", None, WAIT).await.unwrap();
+    let recovery: Vec<String> = b
+        .text(&list)
+        .await
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    app.totp.lock().unwrap().insert(
+        email.to_string(),
+        crate::app::Authenticator {
+            secret,
+            last_step: step,
+            recovery: recovery.clone(),
+        },
+    );
+    b.click(&b.find("#recovery-done").await.unwrap())
+        .await
+        .unwrap();
+    wait_to_leave(b, "/account/totp").await;
+    recovery
+}
+
+/// Logs in through the login form and waits until the browser has left it; an account
+/// whose role needs TOTP enrols on its first login and gives a code on later ones.
+async fn log_in(b: &Browser, app: &TestApp, email: &str) {
+    submit_password(b, app, email).await;
+    let url = b.current_url().await.unwrap();
+    if url.ends_with("/account/totp") {
+        enrol_in_browser(b, app, email).await;
+    } else if url.ends_with("/login/code") {
+        submit_code(b, &crate::app::next_code(app, email)).await;
+        wait_to_leave(b, "/login/code").await;
     }
+}
+
+/// Logs out with the header's button.
+async fn log_out(b: &Browser) {
+    b.click(&b.wait_for("form.logout button", None, WAIT).await.unwrap())
+        .await
+        .unwrap();
+    b.wait_for("#email", None, WAIT).await.unwrap();
+}
+
+/// Issue 7 item 4 in a real browser: an administrator is sent from the password to the
+/// enrolment page and can open nothing else; she enrols by typing the key shown on the page
+/// into an authenticator (computed here), gets ten recovery codes, and from then on logs in
+/// with a code: a wrong one is refused in plain words, the right one lets her in, a recovery
+/// code works once.
+#[tokio::test]
+async fn an_admin_enrols_totp_in_the_browser_and_logs_in_with_codes_after_that() {
+    let Some(b) = Browser::start().await.unwrap() else {
+        eprintln!("skipped: no chromedriver (set KLAR_REQUIRE_BROWSER=1 to make this a failure)");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let email = "admin@staff.example";
+    app.user_with_role(email, Role::Admin);
+
+    submit_password(&b, &app, email).await;
+    assert!(b.current_url().await.unwrap().ends_with("/account/totp"));
+    b.wait_for("#totp-required", None, WAIT).await.unwrap();
+    b.find("img.qr").await.expect("a QR code of the key");
+    let uri = b.text(&b.find("#totp-uri").await.unwrap()).await.unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/Klar:admin@staff.example?secret="),
+        "{uri}"
+    );
+    // Before enrolling, every other page leads back here.
+    b.goto(&format!("{}/admin/users", app.base)).await.unwrap();
+    b.wait_for("#totp-secret", None, WAIT).await.unwrap();
+    assert!(b.current_url().await.unwrap().ends_with("/account/totp"));
+    // A wrong code does not switch it on.
+    submit_code(&b, "000000").await;
+    let secret = klar_crypto::totp::base32_decode(
+        &b.text(&b.wait_for("#totp-secret", None, WAIT).await.unwrap())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let now = crate::app::step_now(&app);
+    if ((now - 1)..=(now + 1)).all(|s| klar_crypto::totp::code_string(&secret, s) != "000000") {
+        b.wait_for("#totp-error", None, WAIT).await.unwrap();
+    }
+    let recovery = enrol_in_browser(&b, &app, email).await;
+    assert_eq!(recovery.len(), 10);
+    b.goto(&format!("{}/admin/users", app.base)).await.unwrap();
+    b.wait_for("h1", None, WAIT).await.unwrap();
+    assert!(b.current_url().await.unwrap().ends_with("/admin/users"));
+    log_out(&b).await;
+
+    // The second login asks for a code; a wrong one is refused, the right one lets her in.
+    submit_password(&b, &app, email).await;
+    assert!(b.current_url().await.unwrap().ends_with("/login/code"));
+    let now = crate::app::step_now(&app);
+    let wrong = (0..10)
+        .map(|d| format!("{:06}", 123_456 + d))
+        .find(|c| ((now - 1)..=(now + 1)).all(|s| klar_crypto::totp::code_string(&secret, s) != *c))
+        .unwrap();
+    submit_code(&b, &wrong).await;
+    let error = b.wait_for("#code-error", None, WAIT).await.unwrap();
+    let text = b.text(&error).await.unwrap();
+    assert!(
+        text.contains("Code ist falsch") || text.contains("code is wrong"),
+        "{text}"
+    );
+    submit_code(&b, &crate::app::next_code(&app, email)).await;
+    wait_to_leave(&b, "/login/code").await;
+    b.goto(&format!("{}/admin/users", app.base)).await.unwrap();
+    b.wait_for("form.logout", None, WAIT).await.unwrap();
+    assert!(b.current_url().await.unwrap().ends_with("/admin/users"));
+    log_out(&b).await;
+
+    // A recovery code works once.
+    submit_password(&b, &app, email).await;
+    submit_code(&b, &recovery[0]).await;
+    wait_to_leave(&b, "/login/code").await;
+    log_out(&b).await;
+    submit_password(&b, &app, email).await;
+    submit_code(&b, &recovery[0]).await;
+    let error = b.wait_for("#code-error", None, WAIT).await.unwrap();
+    let text = b.text(&error).await.unwrap();
+    assert!(
+        text.contains("bereits verwendet") || text.contains("used already"),
+        "{text}"
+    );
+    assert!(b.current_url().await.unwrap().ends_with("/login/code"));
+    b.quit().await.unwrap();
 }
 
 #[tokio::test]

@@ -25,6 +25,8 @@ mod organizations_activities;
 mod persons;
 mod privacy;
 mod ropa;
+mod sessions;
+mod totp;
 mod ui_forms;
 mod ui_pipeline;
 mod ui_privacy;

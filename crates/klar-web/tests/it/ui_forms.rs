@@ -22,21 +22,7 @@ struct Page {
 }
 
 async fn login<'a>(app: &'a TestApp, email: &str) -> Ui<'a> {
-    let r = app
-        .http
-        .post(format!("{}/login", app.base))
-        .form(&[("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "login of {email}");
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = crate::app::login(app, email, PASSWORD).await;
     Ui {
         app,
         cookie,
