@@ -16,7 +16,7 @@ cargo build --release -q
 BIN=$PWD/target/release/klar
 DATA=${BENCH_DATA:-$(mktemp -d /tmp/klar-bench-campaigns.XXXXXX)}
 mkdir -p "$DATA"
-export KLAR_DATA_DIR=$DATA KLAR_ADDR=127.0.0.1:$PORT KLAR_LOG=warn
+export KLAR_DATA_DIR=$DATA KLAR_ADDR=127.0.0.1:$PORT KLAR_LOG=${KLAR_LOG:-warn}
 SERVER=""; SINK=""
 trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; [ -n "$SINK" ] && kill $SINK 2>/dev/null; [ -n "${BENCH_DATA:-}" ] || rm -rf "$DATA"' EXIT
 

@@ -36,14 +36,45 @@ fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Runs `sql` (with `{ids}` where the list goes, after `fixed` parameters) for each chunk.
+/// Above this many ids a fact table is read whole and filtered here: one pass over a
+/// small table beats a hundred thousand index probes.
+const SCAN_ABOVE: usize = 5_000;
+
+/// `sql` without its `COLUMN IN ({ids})` condition (`1 = 1` in its place).
+fn without_list(sql: &str) -> String {
+    const LIST: &str = " IN ({ids})";
+    match sql.find(LIST) {
+        Some(at) => {
+            let start = sql[..at].rfind(' ').map_or(0, |i| i + 1);
+            format!("{}1 = 1{}", &sql[..start], &sql[at + LIST.len()..])
+        }
+        None => sql.to_owned(),
+    }
+}
+
+/// Runs `sql` (with `COLUMN IN ({ids})` in its condition, after `fixed` parameters) for the
+/// rows of `ids`, whose id is in result column `col`: chunk by chunk for a few ids, or
+/// once over the whole table for many.
+#[allow(clippy::too_many_arguments)]
 fn each_chunk(
     c: &Conn<'_>,
     sql: &str,
     fixed: &[Val],
     ids: &[String],
+    col: usize,
+    scan_above: usize,
     mut row: impl FnMut(&crate::db::Row) -> Result<()>,
 ) -> Result<()> {
+    if ids.len() > scan_above {
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        for r in c.query(&without_list(sql), fixed)? {
+            let id: Option<String> = r.get(col)?;
+            if id.is_some_and(|i| wanted.contains(i.as_str())) {
+                row(&r)?;
+            }
+        }
+        return Ok(());
+    }
     for chunk in ids.chunks(CHUNK) {
         let q = sql.replace("{ids}", &placeholders(fixed.len() + 1, chunk.len()));
         let mut params: Vec<Val> = fixed.to_vec();
@@ -62,6 +93,18 @@ impl Store {
         &self,
         subjects: &[Subject],
         goods_class: Option<&str>,
+    ) -> Result<Vec<PersonFacts>> {
+        self.privacy_facts_scanning_above(subjects, goods_class, SCAN_ABOVE)
+    }
+
+    /// [`Store::privacy_facts_many`] that reads whole tables above `scan` persons (tests
+    /// use a small number to check that both paths agree).
+    #[doc(hidden)]
+    pub fn privacy_facts_scanning_above(
+        &self,
+        subjects: &[Subject],
+        goods_class: Option<&str>,
+        scan: usize,
     ) -> Result<Vec<PersonFacts>> {
         let ids: Vec<String> = subjects.iter().map(|s| s.id.to_string()).collect();
         // Each person once in the queries, however often she is asked for.
@@ -89,7 +132,7 @@ impl Store {
         let mut existing = HashSet::new();
         let mut consents: HashMap<String, Vec<ConsentEvent>> = HashMap::new();
         self.db.read(|c| {
-            each_chunk(c, "SELECT person_id FROM restrictions WHERE person_id IN ({ids})", &[], &unique, |r| {
+            each_chunk(c, "SELECT person_id FROM restrictions WHERE person_id IN ({ids})", &[], &unique, 0, scan, |r| {
                 restricted.insert(r.get::<String>(0)?);
                 Ok(())
             })?;
@@ -98,6 +141,8 @@ impl Store {
                 "SELECT person_id, scope, at FROM objections WHERE person_id IN ({ids}) ORDER BY at, id",
                 &[],
                 &unique,
+                0,
+                scan,
                 |r| {
                     let scope = ObjectionScope::parse(&r.get::<String>(1)?)
                         .map_err(|_| StoreError::Corrupt("objection scope".into()))?;
@@ -109,34 +154,38 @@ impl Store {
                     Ok(())
                 },
             )?;
-            each_chunk(
-                c,
+            // From the (small) suppression list to the persons it names, once: asked per
+            // chunk of persons, the planner would walk every address of that kind each time.
+            let wanted: HashSet<&str> = unique.iter().map(String::as_str).collect();
+            for r in c.query(
                 "SELECT l.person_id, l.kind FROM person_lookup l \
-                 JOIN suppressions s ON s.kind = l.kind AND s.hash = l.hash \
-                 WHERE l.kind IN ('email', 'phone') AND l.person_id IN ({ids})",
+                 WHERE (l.kind, l.hash) IN (SELECT kind, hash FROM suppressions)",
                 &[],
-                &unique,
-                |r| {
-                    let kind: String = r.get(1)?;
-                    let channels: &[Channel] = if kind == klar_crypto::BlindKind::Email.as_str() {
-                        &[Channel::Email]
-                    } else {
-                        &[Channel::Phone, Channel::Sms]
-                    };
-                    let v = suppressed.entry(r.get(0)?).or_default();
-                    for ch in channels {
-                        if !v.contains(ch) {
-                            v.push(*ch);
-                        }
+            )? {
+                let pid: String = r.get(0)?;
+                if !wanted.contains(pid.as_str()) {
+                    continue;
+                }
+                let kind: String = r.get(1)?;
+                let channels: &[Channel] = if kind == klar_crypto::BlindKind::Email.as_str() {
+                    &[Channel::Email]
+                } else {
+                    &[Channel::Phone, Channel::Sms]
+                };
+                let v = suppressed.entry(pid).or_default();
+                for ch in channels {
+                    if !v.contains(ch) {
+                        v.push(*ch);
                     }
-                    Ok(())
-                },
-            )?;
+                }
+            }
             each_chunk(
                 c,
                 "SELECT DISTINCT person_id FROM deals WHERE status = $1 AND person_id IN ({ids})",
                 &[won.into()],
                 &unique,
+                0,
+                scan,
                 |r| {
                     own_won.insert(r.get::<String>(0)?);
                     Ok(())
@@ -147,6 +196,8 @@ impl Store {
                 "SELECT DISTINCT organization_id FROM deals WHERE status = $1 AND organization_id IN ({ids})",
                 &[won.into()],
                 &orgs,
+                0,
+                scan,
                 |r| {
                     org_won.insert(r.get::<String>(0)?);
                     Ok(())
@@ -162,13 +213,15 @@ impl Store {
                     &format!("SELECT DISTINCT person_id FROM {table} WHERE person_id IN ({{ids}})"),
                     &[],
                     &unique,
+                    0,
+                    scan,
                     |r| {
                         set.insert(r.get::<String>(0)?);
                         Ok(())
                     },
                 )?;
             }
-            self.consent_rows(c, &unique, &mut consents)
+            self.consent_rows(c, &unique, scan, &mut consents)
         })?;
         let assessments = self.assessed_purposes()?;
         let mut out = Vec::with_capacity(subjects.len());
@@ -217,6 +270,7 @@ impl Store {
         &self,
         c: &Conn<'_>,
         ids: &[String],
+        scan: usize,
         out: &mut HashMap<String, Vec<ConsentEvent>>,
     ) -> Result<()> {
         let mut keys: HashMap<String, klar_crypto::DataKey> = HashMap::new();
@@ -227,6 +281,8 @@ impl Store {
              WHERE e.person_id IN ({ids}) ORDER BY e.person_id, e.at, e.id",
             &[],
             ids,
+            9,
+            scan,
             |r| {
                 let id: String = r.get(0)?;
                 let pid: String = r.get(9)?;
@@ -234,7 +290,9 @@ impl Store {
                     None => None,
                     Some(sealed) => {
                         if !keys.contains_key(&pid) {
-                            let k = self.keks.unwrap(&crate::keys::wrapped_at(r, 8, 10)?, &pid)?;
+                            let k = self
+                                .keks
+                                .unwrap(&crate::keys::wrapped_at(r, 8, 10)?, &pid)?;
                             keys.insert(pid.clone(), k);
                         }
                         let k = keys.get(&pid).ok_or(StoreError::Corrupt("key".into()))?;
@@ -270,6 +328,8 @@ impl Store {
                 "SELECT DISTINCT person_id FROM person_lookup WHERE kind = $1 AND person_id IN ({ids})",
                 &[klar_crypto::BlindKind::Email.as_str().into()],
                 &sids,
+                0,
+                SCAN_ABOVE,
                 |r| {
                     out.insert(crate::id(r.get::<String>(0)?)?);
                     Ok(())
@@ -277,5 +337,19 @@ impl Store {
             )
         })?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_list_condition_is_replaced_by_a_true_one() {
+        assert_eq!(
+            super::without_list(
+                "SELECT a FROM t WHERE x = $1 AND t.person_id IN ({ids}) ORDER BY a"
+            ),
+            "SELECT a FROM t WHERE x = $1 AND 1 = 1 ORDER BY a"
+        );
+        assert_eq!(super::without_list("SELECT 1"), "SELECT 1");
     }
 }

@@ -219,6 +219,11 @@ fn facts_read_in_bulk_equal_facts_read_one_by_one() {
         .collect();
     for goods in [None, Some("maschinen"), Some("möbel")] {
         let bulk = s.privacy_facts_many(&subjects, goods).unwrap();
+        // Reading whole tables (as for large segments) gives the same.
+        assert_eq!(
+            s.privacy_facts_scanning_above(&subjects, goods, 3).unwrap(),
+            bulk
+        );
         assert_eq!(bulk.len(), all.len());
         for (id, b) in all.iter().zip(&bulk) {
             let single = s

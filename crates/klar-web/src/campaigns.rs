@@ -40,7 +40,7 @@ pub struct OutboxConfig {
     pub max_attempts: i64,
     /// Wait before the second attempt; doubled for each further one, at most an hour.
     pub first_retry: Duration,
-    /// Mails in flight at once.
+    /// Mails in flight at once; `0` chooses from the rate (see [`OutboxConfig::in_flight`]).
     pub concurrency: usize,
 }
 
@@ -50,8 +50,29 @@ impl Default for OutboxConfig {
             rate_per_second: 50,
             max_attempts: 5,
             first_retry: Duration::from_secs(60),
-            concurrency: 8,
+            concurrency: 0,
         }
+    }
+}
+
+impl OutboxConfig {
+    /// How many mails are sent at once. An SMTP transaction takes tens of milliseconds (on
+    /// loopback mostly the server's delayed ACK of the message's last line), so the rate is
+    /// reached with about one connection per 20 mails per second; at least 2, at most 32
+    /// (the mail route's connection pool).
+    pub fn in_flight(&self) -> usize {
+        if self.concurrency > 0 {
+            return self.concurrency.min(crate::mail::MAX_CONNECTIONS as usize);
+        }
+        (self.rate_per_second as usize)
+            .div_ceil(20)
+            .clamp(2, crate::mail::MAX_CONNECTIONS as usize)
+    }
+
+    /// How many rows one claim takes: the mails in flight, or a tenth of a second's worth
+    /// at fast rates, at most 50. A stop can leave at most this many `interrupted`.
+    pub fn claim(&self) -> usize {
+        (self.rate_per_second as usize / 10).clamp(self.in_flight(), 50)
     }
 }
 
@@ -305,7 +326,7 @@ pub async fn run_outbox(state: AppState, cfg: OutboxConfig) {
         // Claimed rows wait as `sending` until their mail is out; a stop in between makes
         // them `interrupted`. Small batches keep that window to a few mails, while a fast
         // rate still gets enough rows per transaction.
-        let batch = (cfg.rate_per_second as usize / 10).clamp(cfg.concurrency.max(1), 50);
+        let batch = cfg.claim();
         let items = match state.blocking(move |s| Ok(s.claim_outbox(batch)?)).await {
             Ok(v) => v,
             Err(e) => {
@@ -371,11 +392,14 @@ async fn process(
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "klar.invalid".into());
     let from_addr = mailer.from_address();
+    let started = std::time::Instant::now();
+    let claimed = items.len();
     let (jobs, mut settled) = state
         .blocking(move |s| prepare(s, items, &config, &base, &host, &from_addr))
         .await?;
+    let prepared = started.elapsed();
     // Send, paced and bounded.
-    let sem = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
+    let sem = Arc::new(tokio::sync::Semaphore::new(cfg.in_flight()));
     let mut tasks = tokio::task::JoinSet::new();
     for job in jobs {
         let now = tokio::time::Instant::now();
@@ -410,9 +434,17 @@ async fn process(
         };
         settled.push((item, s));
     }
+    let sent = started.elapsed();
     state
         .blocking(move |s| Ok(s.settle_outbox(&settled)?))
         .await?;
+    tracing::debug!(
+        claimed,
+        prepare_ms = prepared.as_millis() as u64,
+        send_ms = (sent - prepared).as_millis() as u64,
+        settle_ms = (started.elapsed() - sent).as_millis() as u64,
+        "outbox batch"
+    );
     Ok(())
 }
 

@@ -152,6 +152,9 @@ impl SmtpRoute {
     }
 }
 
+/// Connections to the mail server kept open at most (campaign mails in flight).
+pub const MAX_CONNECTIONS: u32 = 32;
+
 pub struct Mailer {
     builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
     /// Built on first use, inside the runtime: its connection pool runs as a task.
@@ -180,7 +183,9 @@ impl Mailer {
             Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&route.host)
                 .map_err(|_| MailError::Url("TLS cannot be set up for this host"))?,
         };
-        let mut builder = builder.port(route.port);
+        let mut builder = builder
+            .port(route.port)
+            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(MAX_CONNECTIONS));
         if let Some((user, pass)) = route.credentials {
             builder = builder.credentials(Credentials::new(user, pass));
         }
