@@ -574,6 +574,46 @@ fn a_backup_shows_nothing_readable_and_a_restore_does_not_bring_back_an_erased_p
     );
 }
 
+/// `n` clients that create persons until `stop` is set or the server stops answering; each
+/// returns the ids of the persons the server acknowledged with 201.
+fn person_writers(
+    addr: &str,
+    token: &str,
+    n: usize,
+    tag: &str,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<Vec<String>>> {
+    (0..n)
+        .map(|w| {
+            let (addr, token, stop, tag) = (addr.to_string(), token.to_string(), stop.clone(), tag.to_string());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .unwrap();
+                let mut ok = Vec::new();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let r = http
+                        .post(format!("http://{addr}/api/v1/persons"))
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({"last_name": format!("Last{tag}x{w}x{i}"), "email": format!("{tag}w{w}i{i}@kunde.example")}))
+                        .send();
+                    match r {
+                        Ok(r) if r.status() == 201 => {
+                            let v: serde_json::Value = r.json().unwrap();
+                            ok.push(v["id"].as_str().unwrap().to_string());
+                        }
+                        _ => break,
+                    }
+                }
+                ok
+            })
+        })
+        .collect()
+}
+
 fn printf_user(data: &std::path::Path, email: &str, role: &str) {
     let mut child = klar(data)
         .args([
@@ -677,35 +717,7 @@ fn a_server_killed_under_load_loses_no_acknowledged_write() {
             .unwrap();
         wait_healthy(&addr);
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let writers: Vec<_> = (0..4)
-            .map(|w| {
-                let (addr, token, stop) = (addr.clone(), token.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    let http = reqwest::blocking::Client::builder()
-                        .timeout(Duration::from_secs(5))
-                        .build()
-                        .unwrap();
-                    let mut ok = Vec::new();
-                    let mut i = 0;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        i += 1;
-                        let r = http
-                            .post(format!("http://{addr}/api/v1/persons"))
-                            .bearer_auth(&token)
-                            .json(&serde_json::json!({"last_name": format!("Last{round}x{w}x{i}"), "email": format!("r{round}w{w}i{i}@kunde.example")}))
-                            .send();
-                        match r {
-                            Ok(r) if r.status() == 201 => {
-                                let v: serde_json::Value = r.json().unwrap();
-                                ok.push(v["id"].as_str().unwrap().to_string());
-                            }
-                            _ => break,
-                        }
-                    }
-                    ok
-                })
-            })
-            .collect();
+        let writers = person_writers(&addr, &token, 4, &format!("r{round}"), &stop);
         std::thread::sleep(Duration::from_millis(400 + 150 * round as u64));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -1220,29 +1232,7 @@ fn a_backup_killed_midway_leaves_an_intact_database_and_the_next_backup_cleans_u
         .unwrap();
     wait_healthy(&addr);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writers: Vec<_> = (0..2)
-        .map(|w| {
-            let (addr, token, stop) = (addr.clone(), token.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::new();
-                let mut ok = Vec::new();
-                let mut i = 0;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    i += 1;
-                    let r = http
-                        .post(format!("http://{addr}/api/v1/persons"))
-                        .bearer_auth(&token)
-                        .json(&serde_json::json!({"last_name": format!("Last{w}x{i}"), "email": format!("w{w}i{i}@kunde.example")}))
-                        .send()
-                        .unwrap();
-                    assert_eq!(r.status(), 201);
-                    let v: serde_json::Value = r.json().unwrap();
-                    ok.push(v["id"].as_str().unwrap().to_string());
-                }
-                ok
-            })
-        })
-        .collect();
+    let writers = person_writers(&addr, &token, 2, "b", &stop);
 
     let names = |d: &std::path::Path| -> Vec<String> {
         std::fs::read_dir(d)
@@ -1355,19 +1345,6 @@ fn a_backup_killed_midway_leaves_an_intact_database_and_the_next_backup_cleans_u
 #[path = "../../klar-web/tests/support/smtp.rs"]
 mod smtp;
 
-fn token_of(data: &std::path::Path, email: &str) -> String {
-    String::from_utf8(
-        klar(data)
-            .args(["token", "create", "--user", email])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string()
-}
-
 fn call(
     http: &reqwest::blocking::Client,
     method: &str,
@@ -1396,9 +1373,9 @@ fn a_server_killed_mid_send_completes_the_campaign_after_restart_without_duplica
     printf_user(&data, "werbung@staff.example", "marketing");
     printf_user(&data, "dsb@staff.example", "privacy_officer");
     let (sales, marketing, officer) = (
-        token_of(&data, "vertrieb@staff.example"),
-        token_of(&data, "werbung@staff.example"),
-        token_of(&data, "dsb@staff.example"),
+        token_for(&data, "vertrieb@staff.example"),
+        token_for(&data, "werbung@staff.example"),
+        token_for(&data, "dsb@staff.example"),
     );
     let serve = |addr: &str| {
         klar(&data)

@@ -484,20 +484,34 @@ fn message(p: &Layout, e: &AppError) -> String {
     }
 }
 
-pub async fn campaigns_send_submit(
-    State(state): State<AppState>,
-    s: UiSession,
-    ApiPath(id): ApiPath,
-    UiForm(f): UiForm<CsrfForm>,
-) -> Response {
+/// What a button on a campaign's page does.
+#[derive(Clone, Copy)]
+enum Action {
+    Send,
+    Test,
+}
+
+async fn act(state: AppState, s: UiSession, id: String, csrf: &str, action: Action) -> Response {
     if let Err(r) = s.require(Permission::ManageCampaigns) {
         return r;
     }
-    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
+    if let Err(r) = s.check_form(csrf, &state.config.public_url) {
         return r;
     }
-    match crate::campaigns::send(&state, actor(&s), id.clone()).await {
-        Ok(_) => Redirect::to(&format!("/campaigns/{id}?notice=sent")).into_response(),
+    let (done, notice) = match action {
+        Action::Send => (
+            crate::campaigns::send(&state, actor(&s), id.clone())
+                .await
+                .map(|_| ()),
+            "sent",
+        ),
+        Action::Test => (
+            test_send_of(&state, &auth_of(&s), id.clone()).await,
+            "tested",
+        ),
+    };
+    match done {
+        Ok(()) => Redirect::to(&format!("/campaigns/{id}?notice={notice}")).into_response(),
         Err(AppError::NotFound(_)) => not_found_page(&s, "campaigns"),
         Err(e) => {
             let msg = message(&s.layout("campaigns"), &e);
@@ -506,24 +520,20 @@ pub async fn campaigns_send_submit(
     }
 }
 
+pub async fn campaigns_send_submit(
+    State(state): State<AppState>,
+    s: UiSession,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<CsrfForm>,
+) -> Response {
+    act(state, s, id, &f.csrf, Action::Send).await
+}
+
 pub async fn campaigns_test_submit(
     State(state): State<AppState>,
     s: UiSession,
     ApiPath(id): ApiPath,
     UiForm(f): UiForm<CsrfForm>,
 ) -> Response {
-    if let Err(r) = s.require(Permission::ManageCampaigns) {
-        return r;
-    }
-    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
-        return r;
-    }
-    match test_send_of(&state, &auth_of(&s), id.clone()).await {
-        Ok(()) => Redirect::to(&format!("/campaigns/{id}?notice=tested")).into_response(),
-        Err(AppError::NotFound(_)) => not_found_page(&s, "campaigns"),
-        Err(e) => {
-            let msg = message(&s.layout("campaigns"), &e);
-            show(&state, &s, id, "", msg).await
-        }
-    }
+    act(state, s, id, &f.csrf, Action::Test).await
 }
