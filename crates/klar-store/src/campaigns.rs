@@ -614,6 +614,19 @@ impl Store {
         Ok(())
     }
 
+    /// Rows of all campaigns by outbox status (`queued`, `sending`, `sent`, …), for metrics.
+    pub fn outbox_counts(&self) -> Result<BTreeMap<String, i64>> {
+        self.db.read(|c| {
+            c.query(
+                "SELECT status, COUNT(*) FROM campaign_outbox GROUP BY status",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
+        })
+    }
+
     /// When the next queued row is due, if any.
     pub fn next_outbox_due(&self) -> Result<Option<jiff::Timestamp>> {
         self.db.read(|c| {

@@ -252,6 +252,24 @@ async fn metrics(
         "Open data-subject requests past their deadline.",
         overdue.to_string(),
     );
+    let outbox = state.store.outbox_counts()?;
+    m.push_str(
+        "# HELP klar_outbox_mails Campaign mails in the outbox, by status (queued, sending, sent, refused, failed, interrupted).\n\
+         # TYPE klar_outbox_mails gauge\n",
+    );
+    for status in [
+        "queued",
+        "sending",
+        "sent",
+        "refused",
+        "failed",
+        "interrupted",
+    ] {
+        m.push_str(&format!(
+            "klar_outbox_mails{{status=\"{status}\"}} {}\n",
+            outbox.get(status).copied().unwrap_or(0)
+        ));
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -354,6 +354,28 @@ async fn a_segment_yields_exactly_the_lawful_mails_once() {
     let page = s.app.http.get(&url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("method=\"post\""));
+
+    // The operator sees the outbox in the metrics.
+    let admin = s.app.user_with_role("admin@staff.example", Role::Admin);
+    let metrics = s
+        .app
+        .http
+        .get(format!("{}/metrics", s.app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("klar_outbox_mails{status=\"sent\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("klar_outbox_mails{status=\"refused\"} 3"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
