@@ -191,3 +191,87 @@ pub fn seed(store: &Store, sizes: DemoSizes, progress: bool) -> Result<()> {
     );
     Ok(())
 }
+
+/// What a marketer needs to try a campaign in the demo: the controller's identity and
+/// imprint, a mail provider with a processing contract for the newsletter, and a confirmed
+/// newsletter consent (as a double opt-in leaves it) for every fifth person with an address.
+/// Only for `serve --demo` on an empty database; `klar seed` adds records only.
+pub fn seed_privacy(store: &Store) -> Result<()> {
+    use klar_domain::installation::{Installation, Party};
+    use klar_domain::policy::{Channel, ConsentEvent, ConsentEventKind, ConsentSource};
+    use klar_domain::processor::{ProcessorRole, ProcessorSpec, TransferMechanism};
+    let actor = Actor::system();
+    if store.installation()?.controller.is_empty() {
+        store.set_installation(
+            actor,
+            &Installation {
+                controller: Party {
+                    name: "Muster Maschinenbau GmbH".into(),
+                    address: "Hafenstraße 1\n20457 Hamburg".into(),
+                    email: "info@muster-maschinenbau.example".into(),
+                    phone: "+49 40 1234560".into(),
+                },
+                representative: Party::default(),
+                dpo: Party {
+                    name: "Dr. Jana Schutz".into(),
+                    address: String::new(),
+                    email: "datenschutz@muster-maschinenbau.example".into(),
+                    phone: String::new(),
+                },
+                imprint: "Amtsgericht Hamburg HRB 123456\nGeschäftsführer: Max Muster\nUSt-IdNr. DE123456789".into(),
+                measures_text: String::new(),
+            },
+        )?;
+    }
+    if store.processors()?.is_empty() {
+        store.create_processor(
+            actor,
+            &ProcessorSpec {
+                name: "Mailversand Demo GmbH".into(),
+                role: ProcessorRole::Processor,
+                contract_signed_at: jiff::civil::Date::new(2026, 1, 15).ok(),
+                purposes: vec!["newsletter".into()],
+                data_categories: vec!["contact".into()],
+                country: "DE".into(),
+                transfer_mechanism: TransferMechanism::None,
+                services: vec!["email_delivery".into()],
+            },
+        )?;
+    }
+    let mut cursor = None;
+    let mut n = 0usize;
+    loop {
+        let page = store.list_persons(&klar_store::persons::PersonFilter {
+            cursor: cursor.clone(),
+            limit: 500,
+            ..Default::default()
+        })?;
+        for p in &page.items {
+            n += 1;
+            if n % 5 != 0 || p.personal.emails.is_empty() {
+                continue;
+            }
+            for kind in [ConsentEventKind::Grant, ConsentEventKind::Confirm] {
+                store.append_consent_event(
+                    actor,
+                    p.id,
+                    1,
+                    &ConsentEvent {
+                        at: store.now(),
+                        purpose: "newsletter".into(),
+                        channel: Channel::Email,
+                        kind,
+                        source: ConsentSource::Person,
+                        wording_version: "newsletter-de-1".into(),
+                        evidence: Some("Demo: Anmeldeformular, per Double-Opt-In bestätigt".into()),
+                    },
+                )?;
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(())
+}

@@ -443,6 +443,7 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     if args.demo {
         if store.count_persons()? == 0 {
             demo::seed(&store, klar_domain::demo::DemoSizes::DEFAULT, false)?;
+            demo::seed_privacy(&store)?;
         } else {
             tracing::info!("--demo: the database already holds persons; no demo data added");
         }

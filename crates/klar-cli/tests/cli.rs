@@ -155,6 +155,32 @@ fn serve_demo_fills_an_empty_database_with_a_realistic_crm() {
         .unwrap();
     let server = Server(child);
     wait_healthy(&addr);
+    // The demo is ready for a campaign: a marketer's preview finds lawful recipients and
+    // nothing blocks a send but the missing mail route.
+    let marketing = token_for(dir.path(), "marketing@demo.example");
+    let http = reqwest::blocking::Client::new();
+    let (st, c) = call(
+        &http,
+        "POST",
+        format!("http://{addr}/api/v1/campaigns"),
+        &marketing,
+        Some(serde_json::json!({
+        "name": "Demo", "purpose": "newsletter", "subject": "Hallo {{first_name}}", "body": "Neues", "segment": {"all": true}})),
+    );
+    assert_eq!(st, 201, "{c}");
+    let (st, pv) = call(
+        &http,
+        "POST",
+        format!(
+            "http://{addr}/api/v1/campaigns/{}/preview",
+            c["id"].as_str().unwrap()
+        ),
+        &marketing,
+        None,
+    );
+    assert_eq!(st, 200);
+    assert!(pv["eligible"].as_i64().unwrap() >= 20, "{pv}");
+    assert!(pv["blocked"].is_null(), "{pv}");
     drop(server);
     let store = klar_store::Store::open(
         &klar_store::StoreConfig::new(dir.path()),
