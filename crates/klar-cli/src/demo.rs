@@ -248,7 +248,7 @@ pub fn seed_privacy(store: &Store) -> Result<()> {
         })?;
         for p in &page.items {
             n += 1;
-            if n % 5 != 0 || p.personal.emails.is_empty() {
+            if !n.is_multiple_of(5) || p.personal.emails.is_empty() {
                 continue;
             }
             for kind in [ConsentEventKind::Grant, ConsentEventKind::Confirm] {
