@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod access_grants;
 mod app;
 mod art15;
 mod audit;
