@@ -26,6 +26,7 @@ mod organizations_activities;
 mod persons;
 mod privacy;
 mod ropa;
+mod routes;
 mod sessions;
 mod totp;
 mod ui_forms;
