@@ -95,6 +95,8 @@ fn page(state: &AppState, s: &UiSession, error: String, f: Option<&GrantForm>) -
     }
 }
 
+// The error is the finished response, returned straight from the handler.
+#[allow(clippy::result_large_err)]
 fn allowed(s: &UiSession) -> Result<(), Response> {
     let role = s.session.user.role;
     if role.allows(Permission::RequestAccess) || role.allows(Permission::ManagePrivacy) {
