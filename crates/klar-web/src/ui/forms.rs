@@ -306,6 +306,14 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "ist erforderlich: Begründen Sie, warum Sie diese Person lesen müssen",
     ),
     ("is not a person id", "ist keine Personen-ID"),
+    (
+        "the requester of a grant cannot decide it himself (four eyes)",
+        "wer den Zugriff beantragt hat, kann nicht selbst darüber entscheiden (Vier-Augen-Prinzip)",
+    ),
+    (
+        "this grant has already been decided",
+        "über diesen Antrag wurde bereits entschieden",
+    ),
     // domain: campaigns and segments
     ("must be de or en", "muss de oder en sein"),
     ("is not a valid key", "ist kein gültiger Schlüssel"),
