@@ -366,3 +366,85 @@ async fn the_person_page_opens_for_the_admin_only_during_the_grant() {
         403
     );
 }
+
+#[tokio::test]
+async fn the_admin_asks_on_the_form_and_sees_his_request_in_english() {
+    let w = world().await;
+    let admin = Browser::login(&w.app, "admin@staff.example", "en").await;
+    let page = admin.get("/access-grants").await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains("Break-glass access"));
+    // A missing reason is named, in the page's language, and nothing is recorded.
+    let csrf = crate::app::csrf_of(&w.app, &admin.cookie, "/access-grants").await;
+    let page = admin
+        .post_raw(
+            "/access-grants",
+            &[
+                ("csrf", csrf.as_str()),
+                ("person_id", w.person_a.as_str()),
+                ("reason", " "),
+                ("minutes", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422, "{}", page.html);
+    assert!(page.html.contains("Reason"), "{}", page.html);
+    let page = admin
+        .post_raw(
+            "/access-grants",
+            &[
+                ("csrf", csrf.as_str()),
+                ("person_id", w.person_a.as_str()),
+                ("reason", "Ticket 99"),
+                ("minutes", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.html);
+    let page = admin.get("/access-grants").await;
+    assert!(page.html.contains("Ticket 99"));
+    assert!(page.html.contains("Requested"));
+    // He sees no approve button: deciding is the privacy officer's.
+    assert!(!page.html.contains("/approve"));
+    let list = w
+        .app
+        .call("GET", "/api/v1/access-grants", Some(&w.admin), None)
+        .await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_erased_persons_grants_and_their_reasons_go_with_her() {
+    let w = world().await;
+    let gid = ask(&w, &w.person_a, 60).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sales = w.app.user_with_role("eraser@staff.example", Role::Sales);
+    let r = w
+        .app
+        .call(
+            "DELETE",
+            &format!("/api/v1/persons/{}", w.person_a),
+            Some(&sales),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let list = w
+        .app
+        .call("GET", "/api/v1/access-grants", Some(&w.officer), None)
+        .await;
+    assert_eq!(list.body, json!([]));
+    let r = w
+        .app
+        .call(
+            "POST",
+            &format!("/api/v1/access-grants/{gid}/approve"),
+            Some(&w.officer),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}
