@@ -48,6 +48,10 @@ impl Role {
         match (self, p) {
             // The administrator runs the installation and never reads customer data.
             (Admin, ManageUsers | ManageSettings | ReadPipelineConfig) => true,
+            // Break-glass: only the administrator asks; a privacy officer decides
+            // (ManagePrivacy), and the grant opens one person for a while (decision 0016).
+            (Admin, RequestAccess) => true,
+            (_, RequestAccess) => false,
             (PrivacyOfficer, ManagePrivacy) => true,
             (_, ManagePrivacy) => false,
             // Campaigns are marketing's: nobody else builds or sends them.
@@ -90,10 +94,13 @@ pub enum Permission {
     ManagePrivacy,
     /// Build segments and campaigns, preview and send them.
     ManageCampaigns,
+    /// Ask for time-limited access to one person (break-glass), to be approved by a
+    /// privacy officer.
+    RequestAccess,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 8] = [
         Permission::ReadCrm,
         Permission::WriteCrm,
         Permission::ManageUsers,
@@ -101,6 +108,7 @@ impl Permission {
         Permission::ReadPipelineConfig,
         Permission::ManagePrivacy,
         Permission::ManageCampaigns,
+        Permission::RequestAccess,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +120,7 @@ impl Permission {
             Permission::ReadPipelineConfig => "read_pipeline_config",
             Permission::ManagePrivacy => "manage_privacy",
             Permission::ManageCampaigns => "manage_campaigns",
+            Permission::RequestAccess => "request_access",
         }
     }
 }

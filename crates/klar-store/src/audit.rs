@@ -112,10 +112,14 @@ pub enum AuditAction {
     SessionExpired,
     /// A revoked token or a token of a disabled account was presented.
     AuthRefused,
+    /// An administrator asked for break-glass access to one person (decision 0016).
+    AccessGrantRequest,
+    AccessGrantApprove,
+    AccessGrantRefuse,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 50] = [
+    pub const ALL: [Self; 53] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -166,6 +170,9 @@ impl AuditAction {
         Self::SessionRevoke,
         Self::SessionExpired,
         Self::AuthRefused,
+        Self::AccessGrantRequest,
+        Self::AccessGrantApprove,
+        Self::AccessGrantRefuse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -220,6 +227,9 @@ impl AuditAction {
             Self::SessionRevoke => "session.revoke",
             Self::SessionExpired => "session.expired",
             Self::AuthRefused => "auth.refused",
+            Self::AccessGrantRequest => "access_grant.request",
+            Self::AccessGrantApprove => "access_grant.approve",
+            Self::AccessGrantRefuse => "access_grant.refuse",
         }
     }
 

@@ -6,6 +6,7 @@
 //! Personal fields of persons are encrypted here with the person's own key before they
 //! reach the database, and blind indexes are written beside them for lookups.
 
+pub mod access_grants;
 pub mod activities;
 pub mod audit;
 pub mod auth;

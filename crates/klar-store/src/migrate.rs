@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000016_campaigns",
         sql: include_str!("../migrations/m20261130_000016_campaigns.sql"),
     },
+    Migration {
+        version: 18,
+        name: "m20261130_000018_access_grants",
+        sql: include_str!("../migrations/m20261130_000018_access_grants.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

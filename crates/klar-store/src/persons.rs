@@ -315,6 +315,7 @@ impl Store {
             // Every table that names her, explicitly (not by relying on ON DELETE CASCADE,
             // so the list is visible here and checked by the erasure tests).
             for table in [
+                "access_grants",
                 "activities",
                 "campaign_outbox",
                 "campaign_events",

@@ -51,6 +51,43 @@ impl Auth {
         }
     }
 
+    /// Whether the caller may read the person `pid`: with `read_crm`, or (an administrator)
+    /// through a break-glass grant in force for exactly this person (decision 0016). The one
+    /// place that decides reading a person; the person read handlers (API and page) ask it.
+    /// `Ok(Some(grant id))` when the access rests on a grant, for the audit entry.
+    pub fn can_read_person(
+        &self,
+        store: &klar_store::Store,
+        pid: klar_domain::ids::PersonId,
+    ) -> Result<Option<String>, AppError> {
+        if self.user.role.allows(Permission::ReadCrm) {
+            return Ok(None);
+        }
+        if self.user.role.allows(Permission::RequestAccess)
+            && let Some(grant) = store.grant_in_force(self.user.id, pid)?
+        {
+            return Ok(Some(grant));
+        }
+        self.require(Permission::ReadCrm).map(|_| None)
+    }
+
+    /// The audit entry of reading person `pid`, naming the grant it rested on, if any.
+    pub fn person_read_entry(
+        &self,
+        pid: klar_domain::ids::PersonId,
+        grant: Option<&str>,
+    ) -> klar_store::audit::AuditEntry {
+        let e = klar_store::audit::AuditEntry::new(
+            self.actor(),
+            klar_store::audit::AuditAction::PersonRead,
+        )
+        .person(pid);
+        match grant {
+            Some(g) => e.object("access_grant", g),
+            None => e,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         Actor::user(self.user.id)
     }

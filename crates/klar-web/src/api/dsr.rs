@@ -362,6 +362,8 @@ pub async fn step_dsr(
     ApiPath(id): ApiPath,
     body: ApiJson<StepBody>,
 ) -> AppResult<Json<DsrOut>> {
+    // The permission before the input: a role without it learns nothing about the request.
+    auth.require(Permission::ManagePrivacy)?;
     let action = DsrAction::parse(&body.value.action).map_err(|e| invalid("action", e.0))?;
     let d = step_for(&state, &auth, &id, action, body.value.reason.as_deref()).await?;
     Ok(Json(dsr_out(&d, state.store.now())))

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`. Routes and their OpenAPI description are declared side
 //! by side; `GET /api/v1/openapi.json` serves the generated document.
 
+pub mod access_grants;
 pub mod activities;
 pub mod audit;
 pub mod campaigns;
@@ -160,6 +161,18 @@ pub fn router() -> Router<AppState> {
         .route("/segments/count", get(campaigns::segment_count))
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", axum::routing::patch(users::update_user))
+        .route(
+            "/access-grants",
+            get(access_grants::list_grants).post(access_grants::create_grant),
+        )
+        .route(
+            "/access-grants/{id}/approve",
+            axum::routing::post(access_grants::approve_grant),
+        )
+        .route(
+            "/access-grants/{id}/refuse",
+            axum::routing::post(access_grants::refuse_grant),
+        )
         .fallback(common::api_not_found)
 }
 
@@ -190,6 +203,8 @@ pub fn router() -> Router<AppState> {
         campaigns::create_campaign, campaigns::list_campaigns, campaigns::get_campaign, campaigns::update_campaign,
         campaigns::preview_campaign, campaigns::test_campaign, campaigns::send_campaign, campaigns::campaign_report,
         campaigns::segment_count,
+        access_grants::list_grants, access_grants::create_grant, access_grants::approve_grant,
+        access_grants::refuse_grant,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

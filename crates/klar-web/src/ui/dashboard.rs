@@ -188,6 +188,8 @@ pub struct DashboardPage {
     pub bar_x: u32,
     /// For the privacy officer: open data-subject requests by deadline.
     pub requests: Option<Vec<RequestRow>>,
+    /// For the privacy officer: every break-glass grant (decision 0016).
+    pub grants: Option<Vec<super::access_grants::GrantRow>>,
 }
 
 /// An open data-subject request on the privacy officer's dashboard.
@@ -311,6 +313,7 @@ fn load(state: &AppState, p: Layout) -> Result<DashboardPage, AppError> {
     };
     Ok(DashboardPage {
         requests,
+        grants: None,
         p,
         counts,
         tasks,
@@ -325,7 +328,13 @@ pub async fn dashboard_page(State(state): State<AppState>, s: UiSession) -> Resp
     if let Err(r) = s.require(Permission::ReadCrm) {
         return r;
     }
-    match load(&state, s.layout("dashboard")) {
+    let page = load(&state, s.layout("dashboard")).and_then(|mut page| {
+        if page.p.can_manage_privacy() {
+            page.grants = Some(super::access_grants::grant_rows(&state, &s, &page.p)?);
+        }
+        Ok(page)
+    });
+    match page {
         Ok(page) => render(StatusCode::OK, &page),
         Err(e) => e.into_response(),
     }

@@ -300,6 +300,20 @@ pub(super) fn custom_facts(
 /// German wording of the validation messages of the domain, the API and the store.
 /// Keep in step with them: a test scans the sources for messages missing here.
 const MESSAGES_DE: &[(&str, &str)] = &[
+    // break-glass access
+    (
+        "is required: say why you need to read this person",
+        "ist erforderlich: Begründen Sie, warum Sie diese Person lesen müssen",
+    ),
+    ("is not a person id", "ist keine Personen-ID"),
+    (
+        "the requester of a grant cannot decide it himself (four eyes)",
+        "wer den Zugriff beantragt hat, kann nicht selbst darüber entscheiden (Vier-Augen-Prinzip)",
+    ),
+    (
+        "this grant has already been decided",
+        "über diesen Antrag wurde bereits entschieden",
+    ),
     // domain: campaigns and segments
     ("must be de or en", "muss de oder en sein"),
     ("is not a valid key", "ist kein gültiger Schlüssel"),

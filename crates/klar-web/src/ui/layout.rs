@@ -79,6 +79,11 @@ impl Layout {
         self.role.is_some_and(|r| r.allows(Permission::ManageUsers))
     }
 
+    pub fn can_request_access(&self) -> bool {
+        self.role
+            .is_some_and(|r| r.allows(Permission::RequestAccess))
+    }
+
     pub fn can_manage_settings(&self) -> bool {
         self.role
             .is_some_and(|r| r.allows(Permission::ManageSettings))

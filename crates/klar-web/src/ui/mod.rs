@@ -1,6 +1,7 @@
 //! The server-rendered UI. Pages work without JavaScript (plain forms and links); the
 //! small script in `assets/app.js` adds search-as-you-type. No third-party assets, no CDN.
 
+pub mod access_grants;
 pub mod account;
 pub mod activities;
 pub mod assets;
@@ -200,6 +201,18 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(deals::deals_move_submit),
         )
         .route("/dashboard", get(dashboard::dashboard_page))
+        .route(
+            "/access-grants",
+            get(access_grants::grants_page).post(access_grants::grants_request_submit),
+        )
+        .route(
+            "/access-grants/{id}/approve",
+            axum::routing::post(access_grants::grants_approve_submit),
+        )
+        .route(
+            "/access-grants/{id}/refuse",
+            axum::routing::post(access_grants::grants_refuse_submit),
+        )
         .route(
             "/settings",
             get(settings::settings_page).post(settings::settings_submit),

@@ -43,17 +43,22 @@ impl UiSession {
         if self.session.user.role.allows(p) {
             Ok(())
         } else {
-            let layout = self.layout("");
-            let message = layout.t.get("error-forbidden").to_string();
-            Err(render(
-                StatusCode::FORBIDDEN,
-                &super::ErrorPage {
-                    p: layout,
-                    status: 403,
-                    message,
-                },
-            ))
+            Err(self.forbidden())
         }
+    }
+
+    /// The error page of a refused request, in the user's language.
+    pub fn forbidden(&self) -> Response {
+        let layout = self.layout("");
+        let message = layout.t.get("error-forbidden").to_string();
+        render(
+            StatusCode::FORBIDDEN,
+            &super::ErrorPage {
+                p: layout,
+                status: 403,
+                message,
+            },
+        )
     }
 
     /// Verifies the CSRF token of a submitted form and the request's origin.

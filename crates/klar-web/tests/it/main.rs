@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod access_grants;
 mod app;
 mod art15;
 mod audit;
@@ -25,6 +26,7 @@ mod organizations_activities;
 mod persons;
 mod privacy;
 mod ropa;
+mod routes;
 mod sessions;
 mod totp;
 mod ui_forms;
