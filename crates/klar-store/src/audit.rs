@@ -112,10 +112,17 @@ pub enum AuditAction {
     SessionExpired,
     /// A revoked token or a token of a disabled account was presented.
     AuthRefused,
+    /// A legal hold was placed on a person (reason kept with the hold, not here).
+    LegalHoldOn,
+    LegalHoldOff,
+    /// One run of the retention job (outcome: `dry_run` or `applied`).
+    RetentionRun,
+    /// The retention job's decision about one person (outcome: erase, restrict, legal_hold).
+    RetentionDecision,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 50] = [
+    pub const ALL: [Self; 54] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -166,6 +173,10 @@ impl AuditAction {
         Self::SessionRevoke,
         Self::SessionExpired,
         Self::AuthRefused,
+        Self::LegalHoldOn,
+        Self::LegalHoldOff,
+        Self::RetentionRun,
+        Self::RetentionDecision,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -220,6 +231,10 @@ impl AuditAction {
             Self::SessionRevoke => "session.revoke",
             Self::SessionExpired => "session.expired",
             Self::AuthRefused => "auth.refused",
+            Self::LegalHoldOn => "legal_hold.on",
+            Self::LegalHoldOff => "legal_hold.off",
+            Self::RetentionRun => "retention.run",
+            Self::RetentionDecision => "retention.decision",
         }
     }
 

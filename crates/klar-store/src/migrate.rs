@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261130_000016_campaigns",
         sql: include_str!("../migrations/m20261130_000016_campaigns.sql"),
     },
+    Migration {
+        version: 17,
+        name: "m20261130_000017_retention",
+        sql: include_str!("../migrations/m20261130_000017_retention.sql"),
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -326,6 +326,7 @@ impl Store {
                 "advertising_markers",
                 "objections",
                 "restrictions",
+                "legal_holds",
                 "person_lookup",
             ] {
                 c.execute(&format!("DELETE FROM {table} WHERE person_id = $1"), &p())?;

@@ -769,3 +769,7 @@ audit-action-totp-recovery-codes = Neue Wiederherstellungscodes
 audit-action-session-revoke = Sitzung vom Nutzer beendet
 audit-action-session-expired = Sitzung abgelaufen
 audit-action-auth-refused = Widerrufenes Token vorgelegt
+audit-action-legal-hold-on = Löschsperre (Legal Hold) gesetzt
+audit-action-legal-hold-off = Löschsperre aufgehoben
+audit-action-retention-run = Aufbewahrungslauf
+audit-action-retention-decision = Entscheidung des Aufbewahrungslaufs

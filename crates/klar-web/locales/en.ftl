@@ -769,3 +769,7 @@ audit-action-totp-recovery-codes = New recovery codes
 audit-action-session-revoke = Session ended by the user
 audit-action-session-expired = Session expired
 audit-action-auth-refused = Revoked token presented
+audit-action-legal-hold-on = Legal hold placed
+audit-action-legal-hold-off = Legal hold released
+audit-action-retention-run = Retention run
+audit-action-retention-decision = Retention run decision
