@@ -435,7 +435,7 @@ impl Store {
             }
             for r in c.query(
                 &format!(
-                    "SELECT person_id, purpose, channel, kind, source, wording_version, evidence IS NOT NULL, at \
+                    "SELECT person_id, purpose, channel, kind, source, wording_version, CASE WHEN evidence IS NULL THEN 0 ELSE 1 END, at \
                      FROM consent_events WHERE person_id {cond}"
                 ),
                 &params,
