@@ -14,6 +14,7 @@ pub mod organizations;
 pub mod persons;
 pub mod privacy;
 pub mod processors;
+pub mod retention;
 pub mod settings;
 pub mod users;
 
@@ -104,6 +105,12 @@ pub fn router() -> Router<AppState> {
             get(grounds::list_wordings).post(grounds::create_wording),
         )
         .route("/persons/{id}/grounds", get(grounds::get_grounds))
+        .route("/persons/{id}/retention", get(retention::get_retention))
+        .route(
+            "/persons/{id}/legal-hold",
+            axum::routing::post(retention::place_legal_hold).delete(retention::release_legal_hold),
+        )
+        .route("/retention/upcoming", get(retention::list_upcoming))
         .route(
             "/persons/{id}/presumed-consent",
             axum::routing::put(grounds::put_presumed_consent)
@@ -190,6 +197,8 @@ pub fn router() -> Router<AppState> {
         campaigns::create_campaign, campaigns::list_campaigns, campaigns::get_campaign, campaigns::update_campaign,
         campaigns::preview_campaign, campaigns::test_campaign, campaigns::send_campaign, campaigns::campaign_report,
         campaigns::segment_count,
+        retention::get_retention, retention::place_legal_hold, retention::release_legal_hold,
+        retention::list_upcoming,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

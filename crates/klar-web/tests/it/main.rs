@@ -24,6 +24,7 @@ mod openapi;
 mod organizations_activities;
 mod persons;
 mod privacy;
+mod retention;
 mod ropa;
 mod sessions;
 mod totp;
