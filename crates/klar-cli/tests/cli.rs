@@ -1717,7 +1717,8 @@ fn retention_run_as_of_erases_the_lapsed_restricts_the_statutory_and_spares_the_
     // Bad input: clear errors, nothing deleted.
     for (args, says) in [
         (vec!["--lead-inactivity-months", "-5"], "at least one month"),
-        (vec!["--consent-proof-months", "99999"], "longer than 100 years"),
+        (vec!["--consent-proof-months", "99999"], "at most 1200 months"),
+        (vec!["--lead-inactivity-months", "zwei"], "whole number of months"),
         (vec!["--as-of", "2018-06-01"], "before this installation's first data"),
         (vec!["--as-of", "2026-13-01"], "YYYY-MM-DD"),
         (vec!["--as-of", "30.11.2026"], "YYYY-MM-DD"),
