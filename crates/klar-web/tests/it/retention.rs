@@ -72,6 +72,14 @@ async fn a_person_s_retention_names_each_ground_with_its_end_and_reason_and_her_
     assert!(letters["reason"]["en"].as_str().unwrap().contains("6 years"));
     assert_eq!(r.body["erase_after"], "2032-12-31T22:59:59.999Z");
 
+    // The Art. 15 answer states the same retention per purpose and duty.
+    let officer = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let a = app
+        .call("GET", &format!("/api/v1/persons/{id}/export"), Some(&officer), None)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["storage_period"], r.body);
+
     // Her page says the same, in words.
     app.user_with_role("vertrieb@staff.example", Role::Sales);
     let b = Browser::login(&app, "vertrieb@staff.example", "de").await;
