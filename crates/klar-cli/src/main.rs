@@ -184,11 +184,21 @@ enum RetentionCmd {
 #[derive(Args, Clone)]
 struct RetentionPeriods {
     /// Months a lead or contact is kept after her last activity (1 to 1200).
-    #[arg(long, env = "KLAR_LEAD_INACTIVITY_MONTHS", default_value = "24", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        env = "KLAR_LEAD_INACTIVITY_MONTHS",
+        default_value = "24",
+        allow_hyphen_values = true
+    )]
     lead_inactivity_months: String,
     /// Months the proof of a withdrawn consent is kept, from the end of the calendar year
     /// of the withdrawal (1 to 1200; default 36, the limitation of §195 BGB).
-    #[arg(long, env = "KLAR_CONSENT_PROOF_MONTHS", default_value = "36", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        env = "KLAR_CONSENT_PROOF_MONTHS",
+        default_value = "36",
+        allow_hyphen_values = true
+    )]
     consent_proof_months: String,
 }
 
@@ -576,9 +586,9 @@ fn retention_run(
     let cfg = periods.config()?;
     let day = as_of
         .map(|s| {
-            s.trim().parse::<jiff::civil::Date>().map_err(|_| {
-                anyhow::anyhow!("--as-of {s:?} is not a date of the form YYYY-MM-DD")
-            })
+            s.trim()
+                .parse::<jiff::civil::Date>()
+                .map_err(|_| anyhow::anyhow!("--as-of {s:?} is not a date of the form YYYY-MM-DD"))
         })
         .transpose()?;
     let store = open_store(g)?;
@@ -592,7 +602,8 @@ fn retention_run(
         .run_retention(klar_store::Actor::system(), at, &cfg, dry_run)
         .map_err(|e| match e {
             klar_store::StoreError::Invalid(d) => anyhow::anyhow!("--as-of {d}"),
-            e => anyhow::Error::new(e).context("retention run failed; nothing after the failure was changed"),
+            e => anyhow::Error::new(e)
+                .context("retention run failed; nothing after the failure was changed"),
         })?;
     let mut out = std::io::stdout().lock();
     if format == "json" {
@@ -605,13 +616,24 @@ fn retention_run(
         out,
         "retention run as of {}{}: {} person(s) affected, {} expired business letter(s)",
         date(report.as_of),
-        if report.dry_run { " (dry run: nothing changed)" } else { "" },
+        if report.dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        },
         report.entries.len(),
         report.expired_letters,
     )?;
     for e in &report.entries {
-        let until = e.until.map(|u| format!(" until {}", date(u))).unwrap_or_default();
-        writeln!(out, "{}\t{}{}\t{}", e.person_id, e.decision, until, e.reason)?;
+        let until = e
+            .until
+            .map(|u| format!(" until {}", date(u)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}\t{}{}\t{}",
+            e.person_id, e.decision, until, e.reason
+        )?;
     }
     writeln!(
         out,

@@ -1562,7 +1562,10 @@ fn a_server_killed_mid_send_completes_the_campaign_after_restart_without_duplica
 
 /// The retention fixture: one person for each class, each made at its own date through the
 /// store with a clock set to that date. Returns (data dir guard, ids by role).
-fn retention_fixture() -> (tempfile::TempDir, std::collections::HashMap<&'static str, String>) {
+fn retention_fixture() -> (
+    tempfile::TempDir,
+    std::collections::HashMap<&'static str, String>,
+) {
     use klar_domain::clock::ManualClock;
     use klar_domain::policy::{Channel, ConsentEvent, ConsentEventKind, ConsentSource};
     use klar_domain::records::{ActivityKind, ActivityText, PersonKind, PersonalData};
@@ -1622,7 +1625,10 @@ fn retention_fixture() -> (tempfile::TempDir, std::collections::HashMap<&'static
                 person_id: Some(pid),
                 organization_id: None,
                 deal_id: deal,
-                text: ActivityText { subject: "Angebot".into(), body: None },
+                text: ActivityText {
+                    subject: "Angebot".into(),
+                    body: None,
+                },
                 purpose: None,
                 occurred_at: at(when),
                 due_date: None,
@@ -1655,8 +1661,20 @@ fn retention_fixture() -> (tempfile::TempDir, std::collections::HashMap<&'static
     };
     // Consent withdrawn in 2020: its proof ran out at the end of 2023.
     let p = person("withdrawn", "2019-02-01T10:00:00Z");
-    consent(p, "profiling", Channel::Email, ConsentEventKind::Grant, "2019-02-01T10:00:00Z");
-    consent(p, "profiling", Channel::Email, ConsentEventKind::Withdraw, "2020-03-01T10:00:00Z");
+    consent(
+        p,
+        "profiling",
+        Channel::Email,
+        ConsentEventKind::Grant,
+        "2019-02-01T10:00:00Z",
+    );
+    consent(
+        p,
+        "profiling",
+        Channel::Email,
+        ConsentEventKind::Withdraw,
+        "2020-03-01T10:00:00Z",
+    );
     // A lead whose last activity was in June 2023 (more than 24 months ago).
     let p = person("lead", "2023-06-01T10:00:00Z");
     activity(p, ActivityKind::Note, None, "2023-06-01T10:00:00Z");
@@ -1669,10 +1687,17 @@ fn retention_fixture() -> (tempfile::TempDir, std::collections::HashMap<&'static
     // A lead as stale as the other, but under a legal hold.
     let p = person("held", "2019-03-01T10:00:00Z");
     clock.set(at("2019-03-02T10:00:00Z"));
-    s.place_legal_hold(Actor::system(), p, "Rechtsstreit Az. 1 O 23/19").unwrap();
+    s.place_legal_hold(Actor::system(), p, "Rechtsstreit Az. 1 O 23/19")
+        .unwrap();
     // A consent to phone advertising in force since 2019: kept.
     let p = person("active", "2019-04-01T10:00:00Z");
-    consent(p, "phone_marketing", Channel::Phone, ConsentEventKind::Grant, "2019-04-01T10:00:00Z");
+    consent(
+        p,
+        "phone_marketing",
+        Channel::Phone,
+        ConsentEventKind::Grant,
+        "2019-04-01T10:00:00Z",
+    );
     s.audit_flush().unwrap();
     drop(s);
     (dir, ids)
@@ -1699,7 +1724,10 @@ fn retention_run_as_of_erases_the_lapsed_restricts_the_statutory_and_spares_the_
     let data = dir.path();
     let persons = "SELECT COUNT(*) FROM persons";
     // Dry run: the report, nothing changed.
-    let dry = run_ok(data, &["retention", "run", "--as-of", "2026-11-30", "--dry-run"]);
+    let dry = run_ok(
+        data,
+        &["retention", "run", "--as-of", "2026-11-30", "--dry-run"],
+    );
     assert!(dry.contains("dry run: nothing changed"), "{dry}");
     let d = decisions(&dry);
     assert_eq!(d[&ids["withdrawn"]], "erase", "{dry}");
@@ -1708,7 +1736,10 @@ fn retention_run_as_of_erases_the_lapsed_restricts_the_statutory_and_spares_the_
     assert_eq!(d[&ids["won_recent"]], "restrict until 2028-12-31", "{dry}");
     assert_eq!(d[&ids["held"]], "legal_hold", "{dry}");
     assert!(!d.contains_key(&ids["active"]), "{dry}");
-    assert!(dry.contains("§257 HGB"), "the legal reason is stated: {dry}");
+    assert!(
+        dry.contains("§257 HGB"),
+        "the legal reason is stated: {dry}"
+    );
     assert!(dry.contains("Art. 5(1)(e), 17(1)(a) GDPR"), "{dry}");
     assert!(!dry.contains("Zz"), "no names in the report: {dry}");
     assert_eq!(count(data, persons), 6);
@@ -1717,9 +1748,18 @@ fn retention_run_as_of_erases_the_lapsed_restricts_the_statutory_and_spares_the_
     // Bad input: clear errors, nothing deleted.
     for (args, says) in [
         (vec!["--lead-inactivity-months", "-5"], "at least one month"),
-        (vec!["--consent-proof-months", "99999"], "at most 1200 months"),
-        (vec!["--lead-inactivity-months", "zwei"], "whole number of months"),
-        (vec!["--as-of", "2018-06-01"], "before this installation's first data"),
+        (
+            vec!["--consent-proof-months", "99999"],
+            "at most 1200 months",
+        ),
+        (
+            vec!["--lead-inactivity-months", "zwei"],
+            "whole number of months",
+        ),
+        (
+            vec!["--as-of", "2018-06-01"],
+            "before this installation's first data",
+        ),
         (vec!["--as-of", "2026-13-01"], "YYYY-MM-DD"),
         (vec!["--as-of", "30.11.2026"], "YYYY-MM-DD"),
     ] {
@@ -1740,12 +1780,24 @@ fn retention_run_as_of_erases_the_lapsed_restricts_the_statutory_and_spares_the_
     assert_eq!(count(data, persons), 3);
     for gone in ["withdrawn", "lead", "won_old"] {
         assert_eq!(
-            count(data, &format!("SELECT COUNT(*) FROM person_keys WHERE person_id = '{}'", ids[gone])),
+            count(
+                data,
+                &format!(
+                    "SELECT COUNT(*) FROM person_keys WHERE person_id = '{}'",
+                    ids[gone]
+                )
+            ),
             0,
             "{gone}'s key is shredded"
         );
         assert_eq!(
-            count(data, &format!("SELECT COUNT(*) FROM erasures WHERE person_id = '{}'", ids[gone])),
+            count(
+                data,
+                &format!(
+                    "SELECT COUNT(*) FROM erasures WHERE person_id = '{}'",
+                    ids[gone]
+                )
+            ),
             1
         );
     }
@@ -1757,22 +1809,34 @@ fn retention_run_as_of_erases_the_lapsed_restricts_the_statutory_and_spares_the_
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(reason, "retention: only statutory duty or proof until 2028-12-31");
+    assert_eq!(
+        reason,
+        "retention: only statutory duty or proof until 2028-12-31"
+    );
     // The letters of the old deal ran out with it: nothing of hers is left.
     assert_eq!(
-        count(data, "SELECT COUNT(*) FROM activities WHERE person_id IS NULL"),
+        count(
+            data,
+            "SELECT COUNT(*) FROM activities WHERE person_id IS NULL"
+        ),
         0
     );
     // Every decision is in the audit trail.
     assert_eq!(
-        count(data, "SELECT COUNT(*) FROM audit_log WHERE action = 'retention.decision'"),
+        count(
+            data,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'retention.decision'"
+        ),
         5
     );
     // No plaintext: the names were sealed, and the erased records are gone from the file.
     let mut bytes = std::fs::read(data.join("klar.db")).unwrap();
     bytes.extend(std::fs::read(data.join("klar.db-wal")).unwrap_or_default());
     for gone in ["Zzwithdrawn", "Zzlead", "Zzwon_old"] {
-        assert!(!bytes.windows(gone.len()).any(|w| w == gone.as_bytes()), "{gone}");
+        assert!(
+            !bytes.windows(gone.len()).any(|w| w == gone.as_bytes()),
+            "{gone}"
+        );
     }
     // A second run on the same day changes nothing more.
     let again = run_ok(data, &["retention", "run", "--as-of", "2026-11-30"]);
@@ -1782,16 +1846,26 @@ fn retention_run_as_of_erases_the_lapsed_restricts_the_statutory_and_spares_the_
 
     // Within 90 days of the end of 2028 the restricted customer is on the warning list;
     // after it she is erased; the held and the consenting persons stay.
-    let warn = run_ok(data, &["retention", "run", "--as-of", "2028-11-15", "--dry-run"]);
+    let warn = run_ok(
+        data,
+        &["retention", "run", "--as-of", "2028-11-15", "--dry-run"],
+    );
     assert!(
-        warn.lines().any(|l| l.starts_with(&ids["won_recent"]) && l.contains("erase after 2028-12-31")),
+        warn.lines()
+            .any(|l| l.starts_with(&ids["won_recent"]) && l.contains("erase after 2028-12-31")),
         "{warn}"
     );
     let later = run_ok(data, &["retention", "run", "--as-of", "2029-01-01"]);
     assert_eq!(decisions(&later)[&ids["won_recent"]], "erase", "{later}");
     assert_eq!(count(data, persons), 2);
     assert_eq!(
-        count(data, &format!("SELECT COUNT(*) FROM persons WHERE id IN ('{}', '{}')", ids["held"], ids["active"])),
+        count(
+            data,
+            &format!(
+                "SELECT COUNT(*) FROM persons WHERE id IN ('{}', '{}')",
+                ids["held"], ids["active"]
+            )
+        ),
         2
     );
 }

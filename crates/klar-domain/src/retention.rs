@@ -170,9 +170,9 @@ impl Period {
                 "a retention period must be at most 1200 months (100 years)",
             ));
         }
-        i32::try_from(n)
-            .map(Self)
-            .map_err(|_| ValueError::new("a retention period must be at most 1200 months (100 years)"))
+        i32::try_from(n).map(Self).map_err(|_| {
+            ValueError::new("a retention period must be at most 1200 months (100 years)")
+        })
     }
 
     /// Parses a period as given on the command line: a whole number of months.
@@ -408,7 +408,10 @@ pub fn evaluate(facts: &RetentionFacts, at: Timestamp, cfg: &RetentionConfig) ->
     };
     let decision = if facts.legal_hold {
         Decision::Hold
-    } else if grounds.iter().any(|g| !g.class.keep_only() && g.active_at(at)) {
+    } else if grounds
+        .iter()
+        .any(|g| !g.class.keep_only() && g.active_at(at))
+    {
         Decision::Keep
     } else {
         match grounds
@@ -496,13 +499,25 @@ mod tests {
     #[test]
     fn leap_days_and_year_end_in_berlin() {
         // 29 Feb 2028 + 8 years → 31 Dec 2036.
-        assert_eq!(day(retain_until(ts("2028-02-29T12:00:00Z"), 8)), "2036-12-31 23:59:59");
+        assert_eq!(
+            day(retain_until(ts("2028-02-29T12:00:00Z"), 8)),
+            "2036-12-31 23:59:59"
+        );
         // 31 Dec 22:59 UTC is still the old year in Berlin (CET, UTC+1); 23:00 is the new one.
-        assert_eq!(day(retain_until(ts("2026-12-31T22:59:59Z"), 6)), "2032-12-31 23:59:59");
-        assert_eq!(day(retain_until(ts("2026-12-31T23:00:00Z"), 6)), "2033-12-31 23:59:59");
+        assert_eq!(
+            day(retain_until(ts("2026-12-31T22:59:59Z"), 6)),
+            "2032-12-31 23:59:59"
+        );
+        assert_eq!(
+            day(retain_until(ts("2026-12-31T23:00:00Z"), 6)),
+            "2033-12-31 23:59:59"
+        );
         // A month period from 29 Feb clamps to 28 Feb of a common year.
         let p = Period::months_checked(12).unwrap();
-        assert_eq!(day(p.after(ts("2028-02-29T11:00:00Z"))), "2029-02-28 12:00:00");
+        assert_eq!(
+            day(p.after(ts("2028-02-29T11:00:00Z"))),
+            "2029-02-28 12:00:00"
+        );
     }
 
     #[test]
@@ -511,8 +526,18 @@ mod tests {
             let e = Period::parse_months(bad).unwrap_err();
             assert!(!e.0.is_empty(), "{bad}");
         }
-        assert!(Period::parse_months("-6").unwrap_err().0.contains("at least one month"));
-        assert!(Period::parse_months("5000").unwrap_err().0.contains("at most 1200 months"));
+        assert!(
+            Period::parse_months("-6")
+                .unwrap_err()
+                .0
+                .contains("at least one month")
+        );
+        assert!(
+            Period::parse_months("5000")
+                .unwrap_err()
+                .0
+                .contains("at most 1200 months")
+        );
         assert_eq!(Period::parse_months(" 24 ").unwrap().months(), 24);
     }
 
@@ -547,10 +572,16 @@ mod tests {
         let cfg = RetentionConfig::default();
         let now = ts("2026-11-30T10:00:00Z");
         // A lead without activity for three years: erased.
-        let lead = RetentionFacts { created_at: Some(ts("2023-06-01T10:00:00Z")), ..Default::default() };
+        let lead = RetentionFacts {
+            created_at: Some(ts("2023-06-01T10:00:00Z")),
+            ..Default::default()
+        };
         assert_eq!(evaluate(&lead, now, &cfg).decision, Decision::Erase);
         // The same lead with an activity last year: kept.
-        let active = RetentionFacts { last_activity: Some(ts("2025-12-01T10:00:00Z")), ..lead.clone() };
+        let active = RetentionFacts {
+            last_activity: Some(ts("2025-12-01T10:00:00Z")),
+            ..lead.clone()
+        };
         assert_eq!(evaluate(&active, now, &cfg).decision, Decision::Keep);
         // A consent withdrawn in 2021: its proof ended 31 Dec 2024; erased.
         let withdrawn = RetentionFacts {
@@ -587,15 +618,31 @@ mod tests {
             Decision::Restrict { until } => assert_eq!(day(until), "2028-12-31 23:59:59"),
             d => panic!("{d:?}"),
         }
-        assert_eq!(evaluate(&won, ts("2029-01-01T00:00:00+01:00"), &cfg).decision, Decision::Erase);
-        assert_eq!(evaluate(&won, ts("2028-12-31T23:00:00+01:00"), &cfg).decision.as_str(), "restrict");
+        assert_eq!(
+            evaluate(&won, ts("2029-01-01T00:00:00+01:00"), &cfg).decision,
+            Decision::Erase
+        );
+        assert_eq!(
+            evaluate(&won, ts("2028-12-31T23:00:00+01:00"), &cfg)
+                .decision
+                .as_str(),
+            "restrict"
+        );
         // A legal hold spares everyone.
-        let held = RetentionFacts { legal_hold: true, ..lead.clone() };
+        let held = RetentionFacts {
+            legal_hold: true,
+            ..lead.clone()
+        };
         assert_eq!(evaluate(&held, now, &cfg).decision, Decision::Hold);
         // An active consent keeps her, open-ended.
         let consenting = RetentionFacts {
             created_at: Some(ts("2015-01-01T10:00:00Z")),
-            consents: vec![grant("2015-01-01T10:00:00Z", "phone_marketing", Channel::Phone, true)],
+            consents: vec![grant(
+                "2015-01-01T10:00:00Z",
+                "phone_marketing",
+                Channel::Phone,
+                true,
+            )],
             ..Default::default()
         };
         let r = evaluate(&consenting, now, &cfg);
@@ -609,16 +656,31 @@ mod tests {
         let facts = RetentionFacts {
             created_at: Some(ts("2018-01-10T10:00:00Z")),
             consents: vec![
-                grant("2018-01-10T10:00:00Z", "phone_marketing", Channel::Phone, true),
+                grant(
+                    "2018-01-10T10:00:00Z",
+                    "phone_marketing",
+                    Channel::Phone,
+                    true,
+                ),
                 withdraw("2019-01-10T10:00:00Z", "phone_marketing", Channel::Phone),
             ],
             phone_uses: vec![ts("2018-09-01T10:00:00Z")],
             ..Default::default()
         };
         let r = evaluate(&facts, ts("2023-06-01T10:00:00Z"), &cfg);
-        let phone = r.grounds.iter().find(|g| g.class == RetentionClass::PhoneConsentProof).unwrap();
-        assert_eq!(phone.until.unwrap().to_zoned(berlin()).date().to_string(), "2023-09-01");
+        let phone = r
+            .grounds
+            .iter()
+            .find(|g| g.class == RetentionClass::PhoneConsentProof)
+            .unwrap();
+        assert_eq!(
+            phone.until.unwrap().to_zoned(berlin()).date().to_string(),
+            "2023-09-01"
+        );
         assert!(matches!(r.decision, Decision::Restrict { .. }));
-        assert_eq!(evaluate(&facts, ts("2023-09-02T10:00:00Z"), &cfg).decision, Decision::Erase);
+        assert_eq!(
+            evaluate(&facts, ts("2023-09-02T10:00:00Z"), &cfg).decision,
+            Decision::Erase
+        );
     }
 }

@@ -238,7 +238,10 @@ impl Store {
             let entry = match r.decision {
                 Decision::Keep => {
                     // Kept for a purpose again (e.g. a new deal): a retention restriction goes.
-                    if g.restriction.as_deref().is_some_and(|s| s.starts_with(RESTRICTION_PREFIX)) {
+                    if g.restriction
+                        .as_deref()
+                        .is_some_and(|s| s.starts_with(RESTRICTION_PREFIX))
+                    {
                         if !dry_run {
                             self.lift_restriction(actor, pid)?;
                         }
@@ -252,13 +255,16 @@ impl Store {
                         None
                     }
                 }
-                Decision::Hold => (r.grounds.iter().all(|x| !x.active_at(as_of) || x.class.keep_only()))
-                    .then(|| RunEntry {
-                        person_id: pid,
-                        decision: "legal_hold".into(),
-                        until: None,
-                        reason: "A legal hold stops automatic deletion (Art. 17(3)(e) GDPR)".into(),
-                    }),
+                Decision::Hold => (r
+                    .grounds
+                    .iter()
+                    .all(|x| !x.active_at(as_of) || x.class.keep_only()))
+                .then(|| RunEntry {
+                    person_id: pid,
+                    decision: "legal_hold".into(),
+                    until: None,
+                    reason: "A legal hold stops automatic deletion (Art. 17(3)(e) GDPR)".into(),
+                }),
                 Decision::Restrict { until } => {
                     let reason = restriction_reason(until);
                     if art18 {
@@ -341,7 +347,11 @@ impl Store {
     }
 
     /// Persons whose erasure falls within the warning window from `at`.
-    pub fn retention_upcoming(&self, at: Timestamp, cfg: &RetentionConfig) -> Result<Vec<Upcoming>> {
+    pub fn retention_upcoming(
+        &self,
+        at: Timestamp,
+        cfg: &RetentionConfig,
+    ) -> Result<Vec<Upcoming>> {
         Ok(self.run_retention_preview(at, cfg)?.upcoming)
     }
 

@@ -314,7 +314,10 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "eine Aufbewahrungsfrist muss eine ganze Zahl von Monaten sein",
     ),
     // klar-store: legal hold
-    ("a legal hold needs a reason", "eine Löschsperre braucht eine Begründung"),
+    (
+        "a legal hold needs a reason",
+        "eine Löschsperre braucht eine Begründung",
+    ),
     (
         "a legal hold is already in force",
         "für diese Person besteht bereits eine Löschsperre",

@@ -927,7 +927,9 @@ pub(super) fn show_with(
         let grounds = grounds_view(state, &person, &facts)?;
         let en = p.t.lang() == "en";
         let now = state.store.now();
-        let kept = state.store.retention_of(pid, now, &state.config.retention)?;
+        let kept = state
+            .store
+            .retention_of(pid, now, &state.config.retention)?;
         let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC);
         let legal_hold = kept.decision == klar_domain::retention::Decision::Hold;
         let retention = kept
@@ -939,7 +941,11 @@ pub(super) fn show_with(
                     g.until
                         .map(|t| t.to_zoned(berlin.clone()).date().to_string())
                         .unwrap_or_default(),
-                    if en { g.reason.en.clone() } else { g.reason.de.clone() },
+                    if en {
+                        g.reason.en.clone()
+                    } else {
+                        g.reason.de.clone()
+                    },
                 )
             })
             .collect();

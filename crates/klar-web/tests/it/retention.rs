@@ -58,7 +58,12 @@ async fn a_person_s_retention_names_each_ground_with_its_end_and_reason_and_her_
         )
         .unwrap();
     let r = app
-        .call("GET", &format!("/api/v1/persons/{id}/retention"), Some(&sales), None)
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{id}/retention"),
+            Some(&sales),
+            None,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["decision"], "keep");
@@ -68,14 +73,29 @@ async fn a_person_s_retention_names_each_ground_with_its_end_and_reason_and_her_
     let letters = ground(&r.body, "hgb_257_letters");
     assert_eq!(letters["until"], "2032-12-31T22:59:59.999Z");
     assert_eq!(letters["statutory"], true);
-    assert!(letters["reason"]["de"].as_str().unwrap().contains("§ 257 HGB"));
-    assert!(letters["reason"]["en"].as_str().unwrap().contains("6 years"));
+    assert!(
+        letters["reason"]["de"]
+            .as_str()
+            .unwrap()
+            .contains("§ 257 HGB")
+    );
+    assert!(
+        letters["reason"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("6 years")
+    );
     assert_eq!(r.body["erase_after"], "2032-12-31T22:59:59.999Z");
 
     // The Art. 15 answer states the same retention per purpose and duty.
     let officer = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
     let a = app
-        .call("GET", &format!("/api/v1/persons/{id}/export"), Some(&officer), None)
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{id}/export"),
+            Some(&officer),
+            None,
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["storage_period"], r.body);
@@ -85,13 +105,25 @@ async fn a_person_s_retention_names_each_ground_with_its_end_and_reason_and_her_
     let b = Browser::login(&app, "vertrieb@staff.example", "de").await;
     let page = b.get(&format!("/persons/{id}")).await;
     assert_eq!(page.status, 200);
-    assert!(page.html.contains("Aufbewahrt bis 2032-12-31 weil:"), "{}", page.html);
-    assert!(page.html.contains("Geschäftsbriefe zu einem abgeschlossenen Geschäft"));
+    assert!(
+        page.html.contains("Aufbewahrt bis 2032-12-31 weil:"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html
+            .contains("Geschäftsbriefe zu einem abgeschlossenen Geschäft")
+    );
 
     // Once the lead period is over only the duty is left: restricted, in the API as well.
     clock.set(at("2028-06-01T10:00:00Z"));
     let r = app
-        .call("GET", &format!("/api/v1/persons/{id}/retention"), Some(&sales), None)
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{id}/retention"),
+            Some(&sales),
+            None,
+        )
         .await;
     assert_eq!(r.body["decision"], "restrict", "{}", r.body);
     assert_eq!(ground(&r.body, "lead_activity")["active"], false);
@@ -106,42 +138,80 @@ async fn only_the_privacy_officer_places_and_releases_a_legal_hold_and_each_need
     let path = format!("/api/v1/persons/{id}/legal-hold");
     let reason = json!({"reason": "Rechtsstreit Az. 2 O 7/26"});
 
-    let r = app.call("POST", &path, Some(&sales), Some(reason.clone())).await;
+    let r = app
+        .call("POST", &path, Some(&sales), Some(reason.clone()))
+        .await;
     assert_eq!(r.status, 403);
-    let r = app.call("POST", &path, Some(&officer), Some(json!({"reason": "  "}))).await;
+    let r = app
+        .call("POST", &path, Some(&officer), Some(json!({"reason": "  "})))
+        .await;
     assert_eq!(r.status, 422, "{}", r.body);
-    let r = app.call("POST", &path, Some(&officer), Some(reason.clone())).await;
+    let r = app
+        .call("POST", &path, Some(&officer), Some(reason.clone()))
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["reason"], "Rechtsstreit Az. 2 O 7/26");
     assert!(r.body["author"].is_string(), "the author is recorded");
-    let r = app.call("POST", &path, Some(&officer), Some(reason.clone())).await;
+    let r = app
+        .call("POST", &path, Some(&officer), Some(reason.clone()))
+        .await;
     assert_eq!(r.status, 409, "one hold at a time");
 
     let r = app
-        .call("GET", &format!("/api/v1/persons/{id}/retention"), Some(&sales), None)
+        .call(
+            "GET",
+            &format!("/api/v1/persons/{id}/retention"),
+            Some(&sales),
+            None,
+        )
         .await;
     assert_eq!(r.body["decision"], "legal_hold");
     assert_eq!(r.body["legal_hold"], true);
 
-    let r = app.call("DELETE", &path, Some(&sales), Some(reason.clone())).await;
+    let r = app
+        .call("DELETE", &path, Some(&sales), Some(reason.clone()))
+        .await;
     assert_eq!(r.status, 403);
-    let r = app.call("DELETE", &path, Some(&officer), Some(json!({"reason": ""}))).await;
+    let r = app
+        .call("DELETE", &path, Some(&officer), Some(json!({"reason": ""})))
+        .await;
     assert_eq!(r.status, 422);
     let r = app
-        .call("DELETE", &path, Some(&officer), Some(json!({"reason": "Verfahren beendet"})))
+        .call(
+            "DELETE",
+            &path,
+            Some(&officer),
+            Some(json!({"reason": "Verfahren beendet"})),
+        )
         .await;
     assert_eq!(r.status, 204);
     let r = app
-        .call("DELETE", &path, Some(&officer), Some(json!({"reason": "nochmal"})))
+        .call(
+            "DELETE",
+            &path,
+            Some(&officer),
+            Some(json!({"reason": "nochmal"})),
+        )
         .await;
     assert_eq!(r.status, 404);
     app.store.audit_flush().unwrap();
     let audit = app
-        .call("GET", &format!("/api/v1/audit?person_id={id}"), Some(&officer), None)
+        .call(
+            "GET",
+            &format!("/api/v1/audit?person_id={id}"),
+            Some(&officer),
+            None,
+        )
         .await;
     let text = audit.body.to_string();
-    assert!(text.contains("legal_hold.on") && text.contains("legal_hold.off"), "{text}");
-    assert!(!text.contains("Rechtsstreit"), "no free text in the audit trail");
+    assert!(
+        text.contains("legal_hold.on") && text.contains("legal_hold.off"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Rechtsstreit"),
+        "no free text in the audit trail"
+    );
 }
 
 #[tokio::test]
@@ -151,17 +221,23 @@ async fn the_privacy_officer_sees_who_will_be_erased_within_90_days() {
     let sales = app.sales_token();
     let officer = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
     let id = person(&app, &sales).await;
-    let r = app.call("GET", "/api/v1/retention/upcoming", Some(&officer), None).await;
+    let r = app
+        .call("GET", "/api/v1/retention/upcoming", Some(&officer), None)
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, json!([]));
     // 24 months without activity end on 10 Jan 2028; on 1 Nov 2027 that is within 90 days.
     clock.advance(SignedDuration::from_hours(24 * 660));
-    let r = app.call("GET", "/api/v1/retention/upcoming", Some(&officer), None).await;
+    let r = app
+        .call("GET", "/api/v1/retention/upcoming", Some(&officer), None)
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(
         r.body,
         json!([{"person_id": id, "erase_after": "2028-01-10T10:00:00Z", "legal_hold": false}])
     );
-    let r = app.call("GET", "/api/v1/retention/upcoming", Some(&sales), None).await;
+    let r = app
+        .call("GET", "/api/v1/retention/upcoming", Some(&sales), None)
+        .await;
     assert_eq!(r.status, 403);
 }
