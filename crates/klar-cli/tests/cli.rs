@@ -261,6 +261,27 @@ fn serve_refuses_a_double_opt_in_expiry_outside_one_to_365_days() {
 }
 
 #[test]
+fn serve_refuses_a_retention_period_that_is_negative_or_absurd() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, months) in [
+        ("KLAR_LEAD_INACTIVITY_MONTHS", "-3"),
+        ("KLAR_CONSENT_PROOF_MONTHS", "5000"),
+    ] {
+        let out = klar(dir.path())
+            .args(["serve", "--addr", &free_addr()])
+            .env(var, months)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{var}={months} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("months") && err.contains("retention period"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn serve_refuses_a_plain_smtp_url_to_a_remote_host_without_showing_its_password() {
     let dir = tempfile::tempdir().unwrap();
     let out = klar(dir.path())

@@ -193,6 +193,19 @@ impl Store {
         cfg: &RetentionConfig,
         dry_run: bool,
     ) -> Result<RunReport> {
+        self.retention_pass(actor, as_of, cfg, dry_run, true)
+    }
+
+    /// The run; `record` writes the run's own audit entry (a preview for the warning list
+    /// changes nothing and is not a run).
+    fn retention_pass(
+        &self,
+        actor: Actor,
+        as_of: Timestamp,
+        cfg: &RetentionConfig,
+        dry_run: bool,
+        record: bool,
+    ) -> Result<RunReport> {
         let first = self.first_data_at()?;
         if as_of < first {
             let mut e = Errors::new();
@@ -326,11 +339,13 @@ impl Store {
                     .rule_b5()
             }));
         }
-        self.audit(
-            AuditEntry::new(actor, AuditAction::RetentionRun)
-                .outcome(if dry_run { "dry_run" } else { "applied" })
-                .rule_b5(),
-        );
+        if record {
+            self.audit(
+                AuditEntry::new(actor, AuditAction::RetentionRun)
+                    .outcome(if dry_run { "dry_run" } else { "applied" })
+                    .rule_b5(),
+            );
+        }
         tracing::info!(
             affected = entries.len(),
             expired_letters,
@@ -352,11 +367,9 @@ impl Store {
         at: Timestamp,
         cfg: &RetentionConfig,
     ) -> Result<Vec<Upcoming>> {
-        Ok(self.run_retention_preview(at, cfg)?.upcoming)
-    }
-
-    fn run_retention_preview(&self, at: Timestamp, cfg: &RetentionConfig) -> Result<RunReport> {
-        self.run_retention(Actor::system(), at, cfg, true)
+        Ok(self
+            .retention_pass(Actor::system(), at, cfg, true, false)?
+            .upcoming)
     }
 
     /// Counts (and unless `dry_run`, deletes) the retained business letters of erased
