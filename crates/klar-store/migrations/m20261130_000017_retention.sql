@@ -11,3 +11,11 @@ CREATE TABLE legal_holds (
     release_reason TEXT
 );
 CREATE INDEX legal_holds_person ON legal_holds(person_id, released_at);
+
+-- Art. 14 GDPR: when a person whose data came from elsewhere (import, business card) was
+-- informed. Persons without a row here are listed as due.
+CREATE TABLE art14_notices (
+    person_id   TEXT PRIMARY KEY REFERENCES persons(id) ON DELETE CASCADE,
+    informed_at BIGINT NOT NULL,
+    actor       TEXT
+);

@@ -119,10 +119,12 @@ pub enum AuditAction {
     RetentionRun,
     /// The retention job's decision about one person (outcome: erase, restrict, legal_hold).
     RetentionDecision,
+    /// Staff recorded that a person was given the Art. 14 information.
+    Art14Notice,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 54] = [
+    pub const ALL: [Self; 55] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -177,6 +179,7 @@ impl AuditAction {
         Self::LegalHoldOff,
         Self::RetentionRun,
         Self::RetentionDecision,
+        Self::Art14Notice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -235,6 +238,7 @@ impl AuditAction {
             Self::LegalHoldOff => "legal_hold.off",
             Self::RetentionRun => "retention.run",
             Self::RetentionDecision => "retention.decision",
+            Self::Art14Notice => "art14.notice",
         }
     }
 

@@ -530,3 +530,80 @@ impl RuleB5 for AuditEntry {
         self
     }
 }
+
+/// A person who must still be given the Art. 14 information.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Art14Due {
+    pub person_id: PersonId,
+    pub due_at: Timestamp,
+    pub overdue: bool,
+}
+
+impl Store {
+    /// Records that the person was given the Art. 14 information (idempotent).
+    pub fn record_art14_notice(&self, actor: Actor, pid: PersonId) -> Result<()> {
+        let now = self.now();
+        let sid = pid.to_string();
+        self.db.write(|c| {
+            if c.query_opt(
+                "SELECT id FROM persons WHERE id = $1",
+                &[sid.as_str().into()],
+            )?
+            .is_none()
+            {
+                return Err(StoreError::NotFound);
+            }
+            c.execute(
+                "INSERT INTO art14_notices (person_id, informed_at, actor) VALUES ($1, $2, $3) \
+                 ON CONFLICT (person_id) DO NOTHING",
+                &[
+                    sid.as_str().into(),
+                    Val::Int(ms(now)),
+                    actor.user_id.map(|u| u.to_string()).into(),
+                ],
+            )?;
+            Ok(())
+        })?;
+        self.audit(AuditEntry::new(actor, AuditAction::Art14Notice).person(pid));
+        Ok(())
+    }
+
+    /// Persons whose data came from elsewhere and who were not yet informed (Art. 14),
+    /// soonest due first.
+    pub fn art14_due(&self, at: Timestamp) -> Result<Vec<Art14Due>> {
+        use klar_domain::art14::{collected_elsewhere, notice_due};
+        self.db.read(|c| {
+            let mut first_contact: HashMap<String, Timestamp> = HashMap::new();
+            for r in c.query(
+                "SELECT person_id, MIN(occurred_at) FROM activities \
+                 WHERE person_id IS NOT NULL AND kind IN ('call', 'email', 'meeting') GROUP BY person_id",
+                &[],
+            )? {
+                first_contact.insert(r.get(0)?, from_ms(r.get(1)?)?);
+            }
+            let mut out = Vec::new();
+            for r in c.query(
+                "SELECT p.id, p.source, p.created_at FROM persons p \
+                 WHERE p.source IS NOT NULL AND NOT EXISTS \
+                 (SELECT 1 FROM art14_notices n WHERE n.person_id = p.id)",
+                &[],
+            )? {
+                let source: Option<String> = r.get(1)?;
+                if !collected_elsewhere(source.as_deref()) {
+                    continue;
+                }
+                let id: String = r.get(0)?;
+                let due_at = notice_due(from_ms(r.get(2)?)?, first_contact.get(&id).copied());
+                out.push(Art14Due {
+                    person_id: id
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("malformed person id".into()))?,
+                    due_at,
+                    overdue: due_at < at,
+                });
+            }
+            out.sort_by_key(|d| d.due_at);
+            Ok(out)
+        })
+    }
+}

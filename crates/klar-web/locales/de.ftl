@@ -773,6 +773,7 @@ audit-action-legal-hold-on = Löschsperre (Legal Hold) gesetzt
 audit-action-legal-hold-off = Löschsperre aufgehoben
 audit-action-retention-run = Aufbewahrungslauf
 audit-action-retention-decision = Entscheidung des Aufbewahrungslaufs
+audit-action-art14-notice = Information nach Art. 14 erteilt
 
 # Retention (decision 0015)
 retention-title = Aufbewahrung

@@ -773,6 +773,7 @@ audit-action-legal-hold-on = Legal hold placed
 audit-action-legal-hold-off = Legal hold released
 audit-action-retention-run = Retention run
 audit-action-retention-decision = Retention run decision
+audit-action-art14-notice = Art. 14 information given
 
 # Retention (decision 0015)
 retention-title = Retention

@@ -111,6 +111,11 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(retention::place_legal_hold).delete(retention::release_legal_hold),
         )
         .route("/retention/upcoming", get(retention::list_upcoming))
+        .route("/privacy/art14-due", get(retention::list_art14_due))
+        .route(
+            "/persons/{id}/art14-notice",
+            axum::routing::post(retention::record_art14_notice),
+        )
         .route(
             "/persons/{id}/presumed-consent",
             axum::routing::put(grounds::put_presumed_consent)
@@ -198,7 +203,7 @@ pub fn router() -> Router<AppState> {
         campaigns::preview_campaign, campaigns::test_campaign, campaigns::send_campaign, campaigns::campaign_report,
         campaigns::segment_count,
         retention::get_retention, retention::place_legal_hold, retention::release_legal_hold,
-        retention::list_upcoming,
+        retention::list_upcoming, retention::list_art14_due, retention::record_art14_notice,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

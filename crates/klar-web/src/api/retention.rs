@@ -199,3 +199,49 @@ pub async fn list_upcoming(
             .collect(),
     ))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Art14DueOut {
+    pub person_id: String,
+    /// One month after the data were obtained, or the first contact if earlier (RFC 3339).
+    pub due_at: String,
+    pub overdue: bool,
+}
+
+/// Persons whose data came from elsewhere (import, business card) and who have not been
+/// given the Art. 14 information yet, soonest due first.
+#[utoipa::path(get, path = "/api/v1/privacy/art14-due", tag = "privacy",
+    responses((status = 200, body = [Art14DueOut]), (status = 403, body = Problem)))]
+pub async fn list_art14_due(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> AppResult<Json<Vec<Art14DueOut>>> {
+    auth.require(Permission::ManagePrivacy)?;
+    let list = state.blocking(|s| Ok(s.art14_due(s.now())?)).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|d| Art14DueOut {
+                person_id: d.person_id.to_string(),
+                due_at: d.due_at.to_string(),
+                overdue: d.overdue,
+            })
+            .collect(),
+    ))
+}
+
+/// Record that the person was given the Art. 14 information.
+#[utoipa::path(post, path = "/api/v1/persons/{id}/art14-notice", tag = "privacy", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn record_art14_notice(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath,
+) -> AppResult<axum::http::StatusCode> {
+    auth.require(Permission::ManagePrivacy)?;
+    let pid: PersonId = path_id(&id, "person")?;
+    let actor = auth.actor();
+    state
+        .blocking(move |s| Ok(s.record_art14_notice(actor, pid)?))
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -241,3 +241,55 @@ async fn the_privacy_officer_sees_who_will_be_erased_within_90_days() {
         .await;
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn persons_from_an_import_are_listed_until_informed_under_art_14() {
+    let clock = Arc::new(ManualClock::new(at("2026-01-10T10:00:00Z")));
+    let app = TestApp::spawn_on(clock.clone(), |_| {}).await;
+    let sales = app.sales_token();
+    let officer = app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let imported = app
+        .create_person(
+            &sales,
+            json!({"first_name": "Ines", "last_name": "Import", "source": "import:messe-2026"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.create_person(
+        &sales,
+        json!({"first_name": "Wera", "last_name": "Web", "source": "Webformular"}),
+    )
+    .await;
+    let r = app
+        .call("GET", "/api/v1/privacy/art14-due", Some(&officer), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!([{"person_id": imported, "due_at": "2026-02-10T10:00:00Z", "overdue": false}])
+    );
+    clock.set(at("2026-02-11T10:00:00Z"));
+    let r = app
+        .call("GET", "/api/v1/privacy/art14-due", Some(&officer), None)
+        .await;
+    assert_eq!(r.body[0]["overdue"], true);
+    let r = app
+        .call("GET", "/api/v1/privacy/art14-due", Some(&sales), None)
+        .await;
+    assert_eq!(r.status, 403);
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/persons/{imported}/art14-notice"),
+            Some(&officer),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = app
+        .call("GET", "/api/v1/privacy/art14-due", Some(&officer), None)
+        .await;
+    assert_eq!(r.body, json!([]));
+}
