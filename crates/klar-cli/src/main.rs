@@ -86,6 +86,10 @@ enum Command {
         #[arg(long, env = "KLAR_DOI_EXPIRY_DAYS", default_value_t = 30)]
         doi_expiry_days: u32,
     },
+    /// Storage limitation (LAW.md B.5): erase persons no purpose justifies any more,
+    /// restrict those kept only for a statutory duty (decision 0015).
+    #[command(subcommand)]
+    Retention(RetentionCmd),
     /// Fill the database with generated demo data (for trials and benchmarks).
     Seed {
         /// Number of persons; organizations, deals and activities scale with it.
@@ -153,6 +157,61 @@ struct ServeArgs {
     /// Fill an empty database with realistic German demo data.
     #[arg(long)]
     demo: bool,
+    #[command(flatten)]
+    retention: RetentionPeriods,
+}
+
+#[derive(Subcommand)]
+enum RetentionCmd {
+    /// Apply the retention rules now (or at --as-of) and print what was (or would be)
+    /// erased or restricted, each with its legal reason, and who is erased within 90 days.
+    Run {
+        /// Change nothing; print what would happen.
+        #[arg(long)]
+        dry_run: bool,
+        /// Evaluate at the start of this day (YYYY-MM-DD, Europe/Berlin) instead of now.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// `text` or `json`.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+        #[command(flatten)]
+        periods: RetentionPeriods,
+    },
+}
+
+/// The periods the law leaves to the installation (decision 0015).
+#[derive(Args, Clone)]
+struct RetentionPeriods {
+    /// Months a lead or contact is kept after her last activity (1 to 1200).
+    #[arg(
+        long,
+        env = "KLAR_LEAD_INACTIVITY_MONTHS",
+        default_value = "24",
+        allow_hyphen_values = true
+    )]
+    lead_inactivity_months: String,
+    /// Months the proof of a withdrawn consent is kept, from the end of the calendar year
+    /// of the withdrawal (1 to 1200; default 36, the limitation of §195 BGB).
+    #[arg(
+        long,
+        env = "KLAR_CONSENT_PROOF_MONTHS",
+        default_value = "36",
+        allow_hyphen_values = true
+    )]
+    consent_proof_months: String,
+}
+
+impl RetentionPeriods {
+    fn config(&self) -> Result<klar_domain::retention::RetentionConfig> {
+        use klar_domain::retention::{Period, RetentionConfig};
+        Ok(RetentionConfig {
+            lead_inactivity: Period::parse_months(&self.lead_inactivity_months)
+                .map_err(|e| anyhow::anyhow!("--lead-inactivity-months: {e}"))?,
+            consent_proof: Period::parse_months(&self.consent_proof_months)
+                .map_err(|e| anyhow::anyhow!("--consent-proof-months: {e}"))?,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -403,6 +462,12 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(std::io::stdout().lock(), "{text}")?;
             Ok(())
         }
+        Command::Retention(RetentionCmd::Run {
+            dry_run,
+            as_of,
+            format,
+            periods,
+        }) => retention_run(&cli.global, dry_run, as_of.as_deref(), &format, &periods),
         Command::Seed { persons } => {
             let store = open_store(&cli.global)?;
             demo::seed(&store, demo::sizes_for(persons), true)?;
@@ -466,6 +531,8 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     config.require_totp_for(&extra_roles);
     config.trusted_proxies = args.trusted_proxies.clone();
+    let retention = args.retention.config()?;
+    config.retention = retention;
     let mut state = klar_web::AppState::new(store.clone(), config);
     match &args.smtp_url {
         None => tracing::info!("no KLAR_SMTP_URL: sending mail will be refused"),
@@ -487,6 +554,7 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
             demo::print_demo_logins(&store)?;
         }
         tokio::spawn(lapse_job(store.clone()));
+        tokio::spawn(retention_job(store.clone(), retention));
         tokio::spawn(klar_web::campaigns::run_outbox(
             state.clone(),
             klar_web::campaigns::OutboxConfig {
@@ -506,6 +574,84 @@ fn serve(g: &Global, args: ServeArgs) -> Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// `klar retention run`: validates every input before anything changes.
+fn retention_run(
+    g: &Global,
+    dry_run: bool,
+    as_of: Option<&str>,
+    format: &str,
+    periods: &RetentionPeriods,
+) -> Result<()> {
+    let cfg = periods.config()?;
+    let day = as_of
+        .map(|s| {
+            s.trim()
+                .parse::<jiff::civil::Date>()
+                .map_err(|_| anyhow::anyhow!("--as-of {s:?} is not a date of the form YYYY-MM-DD"))
+        })
+        .transpose()?;
+    let store = open_store(g)?;
+    let at = match day {
+        Some(d) => d
+            .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin")?)?
+            .timestamp(),
+        None => store.now(),
+    };
+    let report = store
+        .run_retention(klar_store::Actor::system(), at, &cfg, dry_run)
+        .map_err(|e| match e {
+            klar_store::StoreError::Invalid(d) => anyhow::anyhow!("--as-of {d}"),
+            e => anyhow::Error::new(e)
+                .context("retention run failed; nothing after the failure was changed"),
+        })?;
+    let mut out = std::io::stdout().lock();
+    if format == "json" {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(());
+    }
+    let berlin = jiff::tz::TimeZone::get("Europe/Berlin")?;
+    let date = |t: jiff::Timestamp| t.to_zoned(berlin.clone()).date().to_string();
+    writeln!(
+        out,
+        "retention run as of {}{}: {} person(s) affected, {} expired business letter(s)",
+        date(report.as_of),
+        if report.dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        },
+        report.entries.len(),
+        report.expired_letters,
+    )?;
+    for e in &report.entries {
+        let until = e
+            .until
+            .map(|u| format!(" until {}", date(u)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}\t{}{}\t{}",
+            e.person_id, e.decision, until, e.reason
+        )?;
+    }
+    writeln!(
+        out,
+        "erased within {} days unless something changes: {}",
+        klar_store::retention::WARN_DAYS,
+        report.upcoming.len()
+    )?;
+    for u in &report.upcoming {
+        writeln!(
+            out,
+            "{}\terase after {}{}",
+            u.person_id,
+            date(u.erase_after),
+            if u.legal_hold { " (legal hold)" } else { "" }
+        )?;
+    }
+    Ok(())
 }
 
 fn instant(s: &str) -> Result<jiff::Timestamp> {
@@ -748,6 +894,32 @@ async fn backup_job(store: Store, dir: PathBuf, hours: u32, keep: usize) {
             Err(_) => tracing::error!("scheduled backup stopped abnormally"),
         }
         tokio::time::sleep(period).await;
+    }
+}
+
+/// The retention run, daily on the blocking pool (the first an hour after start, so that a
+/// restart loop does not erase before an operator can look). Logs only counts.
+async fn retention_job(store: Store, cfg: klar_domain::retention::RetentionConfig) {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let mut every = tokio::time::interval_at(
+        tokio::time::Instant::now() + std::time::Duration::from_secs(3600),
+        day,
+    );
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let s = store.clone();
+        let run = move || s.run_retention(klar_store::Actor::system(), s.now(), &cfg, false);
+        match tokio::task::spawn_blocking(run).await {
+            Ok(Ok(r)) => tracing::info!(
+                affected = r.entries.len(),
+                upcoming = r.upcoming.len(),
+                expired_letters = r.expired_letters,
+                "retention job done"
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention job failed; next run tomorrow"),
+            Err(_) => tracing::warn!("retention job stopped abnormally; next run tomorrow"),
+        }
     }
 }
 

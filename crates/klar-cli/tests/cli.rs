@@ -287,6 +287,27 @@ fn serve_refuses_a_double_opt_in_expiry_outside_one_to_365_days() {
 }
 
 #[test]
+fn serve_refuses_a_retention_period_that_is_negative_or_absurd() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, months) in [
+        ("KLAR_LEAD_INACTIVITY_MONTHS", "-3"),
+        ("KLAR_CONSENT_PROOF_MONTHS", "5000"),
+    ] {
+        let out = klar(dir.path())
+            .args(["serve", "--addr", &free_addr()])
+            .env(var, months)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{var}={months} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("months") && err.contains("retention period"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn serve_refuses_a_plain_smtp_url_to_a_remote_host_without_showing_its_password() {
     let dir = tempfile::tempdir().unwrap();
     let out = klar(dir.path())
@@ -1561,4 +1582,314 @@ fn a_server_killed_mid_send_completes_the_campaign_after_restart_without_duplica
     drop(_server);
     let (ok, out, err) = verify(&data);
     assert!(ok, "audit verify: {out} {err}");
+}
+
+/// The retention fixture: one person for each class, each made at its own date through the
+/// store with a clock set to that date. Returns (data dir guard, ids by role).
+fn retention_fixture() -> (
+    tempfile::TempDir,
+    std::collections::HashMap<&'static str, String>,
+) {
+    use klar_domain::clock::ManualClock;
+    use klar_domain::policy::{Channel, ConsentEvent, ConsentEventKind, ConsentSource};
+    use klar_domain::records::{ActivityKind, ActivityText, PersonKind, PersonalData};
+    use klar_store::activities::ActivityEdit;
+    use klar_store::deals::DealEdit;
+    use klar_store::persons::NewPerson;
+    use klar_store::{Actor, Store, StoreConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let at = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
+    let clock = std::sync::Arc::new(ManualClock::new(at("2019-01-15T09:00:00Z")));
+    let s = Store::open(&StoreConfig::new(dir.path()), clock.clone()).unwrap();
+    let mut ids = std::collections::HashMap::new();
+    let mut person = |role: &'static str, when: &str| {
+        clock.set(at(when));
+        let p = s
+            .create_person(
+                Actor::system(),
+                NewPerson {
+                    kind: PersonKind::Consumer,
+                    organization_id: None,
+                    owner_id: None,
+                    source: None,
+                    tags: vec![],
+                    personal: PersonalData {
+                        first_name: "Retenta".into(),
+                        last_name: format!("Zz{role}"),
+                        ..Default::default()
+                    },
+                },
+            )
+            .unwrap();
+        ids.insert(role, p.id.to_string());
+        p.id
+    };
+    let consent = |pid, purpose: &str, channel, kind, when: &str| {
+        s.append_consent_event(
+            Actor::system(),
+            pid,
+            1,
+            &ConsentEvent {
+                at: at(when),
+                purpose: purpose.into(),
+                channel,
+                kind,
+                source: ConsentSource::Staff,
+                wording_version: format!("{purpose}-de-1"),
+                evidence: (kind == ConsentEventKind::Grant).then(|| "signed form 17".into()),
+            },
+        )
+        .unwrap();
+    };
+    let activity = |pid, kind, deal: Option<klar_domain::ids::DealId>, when: &str| {
+        s.create_activity(
+            Actor::system(),
+            ActivityEdit {
+                kind,
+                person_id: Some(pid),
+                organization_id: None,
+                deal_id: deal,
+                text: ActivityText {
+                    subject: "Angebot".into(),
+                    body: None,
+                },
+                purpose: None,
+                occurred_at: at(when),
+                due_date: None,
+                done: true,
+                owner_id: None,
+            },
+        )
+        .unwrap();
+    };
+    let won = |pid, when: &str| {
+        clock.set(at(when));
+        let d = s
+            .create_deal(
+                Actor::system(),
+                DealEdit {
+                    title: "Auftrag".into(),
+                    value_cents: 100_000,
+                    currency: klar_domain::currency::Currency::parse("EUR").unwrap(),
+                    stage: "won".into(),
+                    person_id: Some(pid),
+                    organization_id: None,
+                    owner_id: None,
+                    expected_close_date: None,
+                    lost_reason: None,
+                    custom: Default::default(),
+                },
+            )
+            .unwrap();
+        activity(pid, ActivityKind::Email, Some(d.id), when);
+    };
+    // Consent withdrawn in 2020: its proof ran out at the end of 2023.
+    let p = person("withdrawn", "2019-02-01T10:00:00Z");
+    consent(
+        p,
+        "profiling",
+        Channel::Email,
+        ConsentEventKind::Grant,
+        "2019-02-01T10:00:00Z",
+    );
+    consent(
+        p,
+        "profiling",
+        Channel::Email,
+        ConsentEventKind::Withdraw,
+        "2020-03-01T10:00:00Z",
+    );
+    // A lead whose last activity was in June 2023 (more than 24 months ago).
+    let p = person("lead", "2023-06-01T10:00:00Z");
+    activity(p, ActivityKind::Note, None, "2023-06-01T10:00:00Z");
+    // A customer whose deal was won in April 2022: letters kept to 31 Dec 2028.
+    let p = person("won_recent", "2022-01-10T10:00:00Z");
+    won(p, "2022-04-01T10:00:00Z");
+    // A customer whose deal was won in May 2019: letters kept to 31 Dec 2025, now over.
+    let p = person("won_old", "2019-03-10T10:00:00Z");
+    won(p, "2019-05-01T10:00:00Z");
+    // A lead as stale as the other, but under a legal hold.
+    let p = person("held", "2019-03-01T10:00:00Z");
+    clock.set(at("2019-03-02T10:00:00Z"));
+    s.place_legal_hold(Actor::system(), p, "Rechtsstreit Az. 1 O 23/19")
+        .unwrap();
+    // A consent to phone advertising in force since 2019: kept.
+    let p = person("active", "2019-04-01T10:00:00Z");
+    consent(
+        p,
+        "phone_marketing",
+        Channel::Phone,
+        ConsentEventKind::Grant,
+        "2019-04-01T10:00:00Z",
+    );
+    s.audit_flush().unwrap();
+    drop(s);
+    (dir, ids)
+}
+
+fn count(data: &std::path::Path, sql: &str) -> i64 {
+    let c = rusqlite::Connection::open(data.join("klar.db")).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn decisions(report: &str) -> std::collections::BTreeMap<String, String> {
+    report
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            Some((f.next()?.to_string(), f.next()?.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn retention_run_as_of_erases_the_lapsed_restricts_the_statutory_and_spares_the_held() {
+    let (dir, ids) = retention_fixture();
+    let data = dir.path();
+    let persons = "SELECT COUNT(*) FROM persons";
+    // Dry run: the report, nothing changed.
+    let dry = run_ok(
+        data,
+        &["retention", "run", "--as-of", "2026-11-30", "--dry-run"],
+    );
+    assert!(dry.contains("dry run: nothing changed"), "{dry}");
+    let d = decisions(&dry);
+    assert_eq!(d[&ids["withdrawn"]], "erase", "{dry}");
+    assert_eq!(d[&ids["lead"]], "erase", "{dry}");
+    assert_eq!(d[&ids["won_old"]], "erase", "{dry}");
+    assert_eq!(d[&ids["won_recent"]], "restrict until 2028-12-31", "{dry}");
+    assert_eq!(d[&ids["held"]], "legal_hold", "{dry}");
+    assert!(!d.contains_key(&ids["active"]), "{dry}");
+    assert!(
+        dry.contains("§257 HGB"),
+        "the legal reason is stated: {dry}"
+    );
+    assert!(dry.contains("Art. 5(1)(e), 17(1)(a) GDPR"), "{dry}");
+    assert!(!dry.contains("Zz"), "no names in the report: {dry}");
+    assert_eq!(count(data, persons), 6);
+    assert_eq!(count(data, "SELECT COUNT(*) FROM restrictions"), 0);
+
+    // Bad input: clear errors, nothing deleted.
+    for (args, says) in [
+        (vec!["--lead-inactivity-months", "-5"], "at least one month"),
+        (
+            vec!["--consent-proof-months", "99999"],
+            "at most 1200 months",
+        ),
+        (
+            vec!["--lead-inactivity-months", "zwei"],
+            "whole number of months",
+        ),
+        (
+            vec!["--as-of", "2018-06-01"],
+            "before this installation's first data",
+        ),
+        (vec!["--as-of", "2026-13-01"], "YYYY-MM-DD"),
+        (vec!["--as-of", "30.11.2026"], "YYYY-MM-DD"),
+    ] {
+        let out = klar(data)
+            .args(["retention", "run"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(count(data, persons), 6, "{args:?} deleted someone");
+    }
+
+    // The run itself.
+    let run = run_ok(data, &["retention", "run", "--as-of", "2026-11-30"]);
+    assert_eq!(decisions(&run), d, "the run does what the dry run said");
+    assert_eq!(count(data, persons), 3);
+    for gone in ["withdrawn", "lead", "won_old"] {
+        assert_eq!(
+            count(
+                data,
+                &format!(
+                    "SELECT COUNT(*) FROM person_keys WHERE person_id = '{}'",
+                    ids[gone]
+                )
+            ),
+            0,
+            "{gone}'s key is shredded"
+        );
+        assert_eq!(
+            count(
+                data,
+                &format!(
+                    "SELECT COUNT(*) FROM erasures WHERE person_id = '{}'",
+                    ids[gone]
+                )
+            ),
+            1
+        );
+    }
+    let reason: String = rusqlite::Connection::open(data.join("klar.db"))
+        .unwrap()
+        .query_row(
+            "SELECT reason FROM restrictions WHERE person_id = ?1",
+            [&ids["won_recent"]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        reason,
+        "retention: only statutory duty or proof until 2028-12-31"
+    );
+    // The letters of the old deal ran out with it: nothing of hers is left.
+    assert_eq!(
+        count(
+            data,
+            "SELECT COUNT(*) FROM activities WHERE person_id IS NULL"
+        ),
+        0
+    );
+    // Every decision is in the audit trail.
+    assert_eq!(
+        count(
+            data,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'retention.decision'"
+        ),
+        5
+    );
+    // No plaintext: the names were sealed, and the erased records are gone from the file.
+    let mut bytes = std::fs::read(data.join("klar.db")).unwrap();
+    bytes.extend(std::fs::read(data.join("klar.db-wal")).unwrap_or_default());
+    for gone in ["Zzwithdrawn", "Zzlead", "Zzwon_old"] {
+        assert!(
+            !bytes.windows(gone.len()).any(|w| w == gone.as_bytes()),
+            "{gone}"
+        );
+    }
+    // A second run on the same day changes nothing more.
+    let again = run_ok(data, &["retention", "run", "--as-of", "2026-11-30"]);
+    let d2 = decisions(&again);
+    assert_eq!(d2.get(&ids["held"]).map(String::as_str), Some("legal_hold"));
+    assert!(!d2.contains_key(&ids["won_recent"]), "{again}");
+
+    // Within 90 days of the end of 2028 the restricted customer is on the warning list;
+    // after it she is erased; the held and the consenting persons stay.
+    let warn = run_ok(
+        data,
+        &["retention", "run", "--as-of", "2028-11-15", "--dry-run"],
+    );
+    assert!(
+        warn.lines()
+            .any(|l| l.starts_with(&ids["won_recent"]) && l.contains("erase after 2028-12-31")),
+        "{warn}"
+    );
+    let later = run_ok(data, &["retention", "run", "--as-of", "2029-01-01"]);
+    assert_eq!(decisions(&later)[&ids["won_recent"]], "erase", "{later}");
+    assert_eq!(count(data, persons), 2);
+    assert_eq!(
+        count(
+            data,
+            &format!(
+                "SELECT COUNT(*) FROM persons WHERE id IN ('{}', '{}')",
+                ids["held"], ids["active"]
+            )
+        ),
+        2
+    );
 }

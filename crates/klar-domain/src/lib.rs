@@ -5,6 +5,7 @@
 //! (HTTP, CLI, import) and are valid from then on ("parse, don't validate").
 
 pub mod access;
+pub mod art14;
 pub mod campaign;
 pub mod clock;
 pub mod currency;

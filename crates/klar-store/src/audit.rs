@@ -116,10 +116,19 @@ pub enum AuditAction {
     AccessGrantRequest,
     AccessGrantApprove,
     AccessGrantRefuse,
+    /// A legal hold was placed on a person (reason kept with the hold, not here).
+    LegalHoldOn,
+    LegalHoldOff,
+    /// One run of the retention job (outcome: `dry_run` or `applied`).
+    RetentionRun,
+    /// The retention job's decision about one person (outcome: erase, restrict, legal_hold).
+    RetentionDecision,
+    /// Staff recorded that a person was given the Art. 14 information.
+    Art14Notice,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 53] = [
+    pub const ALL: [Self; 58] = [
         Self::PersonCreate,
         Self::PersonRead,
         Self::PersonList,
@@ -173,6 +182,11 @@ impl AuditAction {
         Self::AccessGrantRequest,
         Self::AccessGrantApprove,
         Self::AccessGrantRefuse,
+        Self::LegalHoldOn,
+        Self::LegalHoldOff,
+        Self::RetentionRun,
+        Self::RetentionDecision,
+        Self::Art14Notice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -230,6 +244,11 @@ impl AuditAction {
             Self::AccessGrantRequest => "access_grant.request",
             Self::AccessGrantApprove => "access_grant.approve",
             Self::AccessGrantRefuse => "access_grant.refuse",
+            Self::LegalHoldOn => "legal_hold.on",
+            Self::LegalHoldOff => "legal_hold.off",
+            Self::RetentionRun => "retention.run",
+            Self::RetentionDecision => "retention.decision",
+            Self::Art14Notice => "art14.notice",
         }
     }
 

@@ -29,6 +29,7 @@ pub mod pipelines;
 pub mod privacy;
 pub mod processors;
 pub mod purposes;
+pub mod retention;
 pub mod settings;
 pub mod users;
 pub mod wordings;

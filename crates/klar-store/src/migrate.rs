@@ -92,6 +92,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/m20261130_000016_campaigns.sql"),
     },
     Migration {
+        version: 17,
+        name: "m20261130_000017_retention",
+        sql: include_str!("../migrations/m20261130_000017_retention.sql"),
+    },
+    Migration {
         version: 18,
         name: "m20261130_000018_access_grants",
         sql: include_str!("../migrations/m20261130_000018_access_grants.sql"),

@@ -327,6 +327,8 @@ impl Store {
                 "advertising_markers",
                 "objections",
                 "restrictions",
+                "legal_holds",
+                "art14_notices",
                 "person_lookup",
             ] {
                 c.execute(&format!("DELETE FROM {table} WHERE person_id = $1"), &p())?;

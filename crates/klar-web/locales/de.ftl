@@ -797,3 +797,16 @@ grant-state-requested = Beantragt
 grant-state-approved = Genehmigt, gültig
 grant-state-refused = Abgelehnt
 grant-state-expired = Abgelaufen
+audit-action-legal-hold-on = Löschsperre (Legal Hold) gesetzt
+audit-action-legal-hold-off = Löschsperre aufgehoben
+audit-action-retention-run = Aufbewahrungslauf
+audit-action-retention-decision = Entscheidung des Aufbewahrungslaufs
+audit-action-art14-notice = Information nach Art. 14 erteilt
+
+# Retention (decision 0015)
+retention-title = Aufbewahrung
+retention-kept-until = Aufbewahrt bis
+retention-kept-open = Aufbewahrt bis auf Weiteres,
+retention-because = weil:
+retention-none = Kein Zweck und keine Pflicht rechtfertigen die Speicherung mehr; der nächste Aufbewahrungslauf löscht die Person.
+retention-legal-hold = Löschsperre (Legal Hold): keine automatische Löschung, bis sie aufgehoben wird.

@@ -797,3 +797,16 @@ grant-state-requested = Requested
 grant-state-approved = Approved, in force
 grant-state-refused = Refused
 grant-state-expired = Expired
+audit-action-legal-hold-on = Legal hold placed
+audit-action-legal-hold-off = Legal hold released
+audit-action-retention-run = Retention run
+audit-action-retention-decision = Retention run decision
+audit-action-art14-notice = Art. 14 information given
+
+# Retention (decision 0015)
+retention-title = Retention
+retention-kept-until = Kept until
+retention-kept-open = Kept for now,
+retention-because = because:
+retention-none = No purpose or duty justifies keeping the data any more; the next retention run erases the person.
+retention-legal-hold = Legal hold: no automatic deletion until it is released.

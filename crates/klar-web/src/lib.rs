@@ -44,6 +44,8 @@ pub struct WebConfig {
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed
     /// (`KLAR_TRUSTED_PROXIES`); from anyone else these headers are ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The retention periods the installation chose (decision 0015).
+    pub retention: klar_domain::retention::RetentionConfig,
 }
 
 impl WebConfig {
@@ -59,6 +61,7 @@ impl WebConfig {
             session_max: jiff::SignedDuration::from_hours(DEFAULT_SESSION_MAX_HOURS),
             totp_roles: MANDATORY_TOTP_ROLES.to_vec(),
             trusted_proxies: Vec::new(),
+            retention: klar_domain::retention::RetentionConfig::default(),
         }
     }
 

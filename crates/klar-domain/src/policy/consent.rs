@@ -139,7 +139,7 @@ impl ConsentEvent {
         self.is_valid_grant() && has_text(self.evidence.as_deref())
     }
 
-    fn concerns(&self, purpose: &str, channel: Channel) -> bool {
+    pub fn concerns(&self, purpose: &str, channel: Channel) -> bool {
         self.purpose == purpose && self.channel == channel
     }
 }

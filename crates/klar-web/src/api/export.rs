@@ -58,6 +58,8 @@ struct Gathered {
     advertising_marker: bool,
     existing_customer: Option<klar_store::grounds::ExistingCustomerRecord>,
     purposes: Vec<Purpose>,
+    /// Her retention today (decision 0015).
+    retention: klar_domain::retention::PersonRetention,
     facts: klar_domain::policy::PersonFacts,
     processors: Vec<Processor>,
     disclosures: Vec<Disclosure>,
@@ -124,7 +126,12 @@ fn consultations(s: &Store, pid: PersonId) -> klar_store::Result<Vec<AuditRecord
     }
 }
 
-fn gather(s: &Store, pid: PersonId, with_access_log: bool) -> klar_store::Result<Gathered> {
+fn gather(
+    s: &Store,
+    pid: PersonId,
+    with_access_log: bool,
+    retention: &klar_domain::retention::RetentionConfig,
+) -> klar_store::Result<Gathered> {
     let person = s.get_person(pid)?;
     let organization = match person.organization_id {
         Some(o) => Some(s.get_organization(o)?.name),
@@ -154,6 +161,7 @@ fn gather(s: &Store, pid: PersonId, with_access_log: bool) -> klar_store::Result
         advertising_marker: s.has_advertising_marker(pid)?,
         existing_customer: s.existing_customer(pid)?,
         purposes: s.purposes()?,
+        retention: s.retention_of(pid, s.now(), retention)?,
         facts,
         processors: s.processors()?,
         disclosures: s.disclosures_of(pid)?,
@@ -589,6 +597,8 @@ pub struct Art15Out {
     pub confirmation: ConfirmationOut,
     /// 15(1)(a), (d): the purposes with their legal basis and retention.
     pub purposes: Vec<Art15PurposeOut>,
+    /// 15(1)(d), concretely: each purpose or duty that keeps her data, until when and why.
+    pub storage_period: super::retention::RetentionOut,
     /// 15(1)(b): the categories of data held about the person.
     pub data_categories: Vec<CategoryOut>,
     /// 15(1)(c): the recipients by name.
@@ -780,6 +790,7 @@ fn art15(g: &Gathered, config: &ConsentConfig) -> Art15Out {
         .collect();
     let inst = &g.installation;
     Art15Out {
+        storage_period: super::retention::retention_out(&g.retention, g.now),
         person_id: g.person.id.to_string(),
         generated_at: g.now.to_string(),
         controller: ControllerOut {
@@ -870,9 +881,10 @@ async fn compile(
     outcome: &'static str,
 ) -> AppResult<Gathered> {
     let actor = auth.actor();
+    let retention = state.config.retention;
     state
         .blocking(move |s| {
-            let g = gather(s, pid, with_access_log)?;
+            let g = gather(s, pid, with_access_log, &retention)?;
             s.audit(
                 AuditEntry::new(actor, AuditAction::PersonExport)
                     .person(pid)

@@ -15,6 +15,7 @@ pub mod organizations;
 pub mod persons;
 pub mod privacy;
 pub mod processors;
+pub mod retention;
 pub mod settings;
 pub mod users;
 
@@ -105,6 +106,17 @@ pub fn router() -> Router<AppState> {
             get(grounds::list_wordings).post(grounds::create_wording),
         )
         .route("/persons/{id}/grounds", get(grounds::get_grounds))
+        .route("/persons/{id}/retention", get(retention::get_retention))
+        .route(
+            "/persons/{id}/legal-hold",
+            axum::routing::post(retention::place_legal_hold).delete(retention::release_legal_hold),
+        )
+        .route("/retention/upcoming", get(retention::list_upcoming))
+        .route("/privacy/art14-due", get(retention::list_art14_due))
+        .route(
+            "/persons/{id}/art14-notice",
+            axum::routing::post(retention::record_art14_notice),
+        )
         .route(
             "/persons/{id}/presumed-consent",
             axum::routing::put(grounds::put_presumed_consent)
@@ -205,6 +217,8 @@ pub fn router() -> Router<AppState> {
         campaigns::segment_count,
         access_grants::list_grants, access_grants::create_grant, access_grants::approve_grant,
         access_grants::refuse_grant,
+        retention::get_retention, retention::place_legal_hold, retention::release_legal_hold,
+        retention::list_upcoming, retention::list_art14_due, retention::record_art14_notice,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),

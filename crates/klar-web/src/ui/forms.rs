@@ -314,6 +314,32 @@ const MESSAGES_DE: &[(&str, &str)] = &[
         "this grant has already been decided",
         "über diesen Antrag wurde bereits entschieden",
     ),
+    // klar-domain: retention periods (decision 0015)
+    (
+        "a retention period must be at least one month",
+        "eine Aufbewahrungsfrist muss mindestens einen Monat betragen",
+    ),
+    (
+        "a retention period must be at most 1200 months (100 years)",
+        "eine Aufbewahrungsfrist darf höchstens 1200 Monate (100 Jahre) betragen",
+    ),
+    (
+        "a retention period must be a whole number of months",
+        "eine Aufbewahrungsfrist muss eine ganze Zahl von Monaten sein",
+    ),
+    // klar-store: legal hold
+    (
+        "a legal hold needs a reason",
+        "eine Löschsperre braucht eine Begründung",
+    ),
+    (
+        "a legal hold is already in force",
+        "für diese Person besteht bereits eine Löschsperre",
+    ),
+    (
+        "releasing a legal hold needs a reason",
+        "das Aufheben einer Löschsperre braucht eine Begründung",
+    ),
     // domain: campaigns and segments
     ("must be de or en", "muss de oder en sein"),
     ("is not a valid key", "ist kein gültiger Schlüssel"),

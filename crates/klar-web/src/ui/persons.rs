@@ -727,6 +727,11 @@ pub struct PersonShowPage {
     pub all_purposes: Vec<(String, String)>,
     pub privacy_error: String,
     pub grounds: GroundsView,
+    /// "Kept until … because …": each ground that still holds, `(until, reason)`; `until`
+    /// is empty for an open-ended ground (e.g. until withdrawal).
+    pub retention: Vec<(String, String)>,
+    /// A legal hold stops automatic deletion.
+    pub legal_hold: bool,
 }
 
 /// What the person's legal bases rest on besides consent, as shown on her page.
@@ -945,6 +950,29 @@ fn show_page(
         let may_we = may_we(state, &p, pid, &purposes, &facts);
         let grounds = grounds_view(state, &person, &facts)?;
         let en = p.t.lang() == "en";
+        let now = state.store.now();
+        let kept = state
+            .store
+            .retention_of(pid, now, &state.config.retention)?;
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC);
+        let legal_hold = kept.decision == klar_domain::retention::Decision::Hold;
+        let retention = kept
+            .grounds
+            .iter()
+            .filter(|g| g.active_at(now))
+            .map(|g| {
+                (
+                    g.until
+                        .map(|t| t.to_zoned(berlin.clone()).date().to_string())
+                        .unwrap_or_default(),
+                    if en {
+                        g.reason.en.clone()
+                    } else {
+                        g.reason.de.clone()
+                    },
+                )
+            })
+            .collect();
         let active: Vec<_> = purposes.iter().filter(|x| x.active).collect();
         let name = |x: &klar_domain::policy::Purpose| {
             if en {
@@ -976,6 +1004,8 @@ fn show_page(
             all_purposes,
             privacy_error,
             grounds,
+            retention,
+            legal_hold,
             restriction,
             may_we,
             p: p.clone(),

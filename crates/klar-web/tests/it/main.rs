@@ -25,6 +25,7 @@ mod openapi;
 mod organizations_activities;
 mod persons;
 mod privacy;
+mod retention;
 mod ropa;
 mod routes;
 mod sessions;
