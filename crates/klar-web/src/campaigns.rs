@@ -458,7 +458,6 @@ fn prepare(
     from_addr: &str,
 ) -> AppResult<(Vec<Job>, Vec<Settled>)> {
     let mut settled = Vec::new();
-    let mut campaigns: HashMap<String, Option<Campaign>> = HashMap::new();
     let purposes = s.purposes()?;
     let snd = sender(s)?;
     let reply = if snd.email.trim().is_empty() {
@@ -466,31 +465,32 @@ fn prepare(
     } else {
         snd.email.trim().to_owned()
     };
+    // What every mail of a campaign shares, checked once per batch: the campaign, the sender
+    // identity, and the processor contract of the mail route.
+    let mut routes: HashMap<String, Result<(Campaign, Processor), Settle>> = HashMap::new();
     let mut ready = Vec::new();
     for item in items {
-        let c = match campaigns.get(&item.campaign_id) {
-            Some(c) => c.clone(),
-            None => {
-                let c = s.campaign(&item.campaign_id)?;
-                campaigns.insert(item.campaign_id.clone(), c.clone());
-                c
-            }
-        };
-        let Some(c) = c else {
-            settled.push((item, Settle::Failed("campaign_missing".into())));
-            continue;
-        };
-        if check_sender(&snd).is_err() {
-            settled.push((item, Settle::Refused("content_missing_sender".into())));
-            continue;
+        if !routes.contains_key(&item.campaign_id) {
+            let route = match s.campaign(&item.campaign_id)? {
+                None => Err(Settle::Failed("campaign_missing".into())),
+                Some(_) if check_sender(&snd).is_err() => {
+                    Err(Settle::Refused("content_missing_sender".into()))
+                }
+                Some(c) => match mail_processor(s, &c.spec.purpose) {
+                    Ok(p) => Ok((c, p)),
+                    Err(AppError::Refused { reason_code, .. }) => Err(Settle::Refused(reason_code)),
+                    Err(e) => return Err(e),
+                },
+            };
+            routes.insert(item.campaign_id.clone(), route);
         }
-        let processor = match mail_processor(s, &c.spec.purpose) {
-            Ok(p) => p,
-            Err(AppError::Refused { reason_code, .. }) => {
-                settled.push((item, Settle::Refused(reason_code)));
+        let (c, processor) = match routes.get(&item.campaign_id) {
+            Some(Ok((c, p))) => (c.clone(), p.clone()),
+            Some(Err(refusal)) => {
+                settled.push((item, refusal.clone()));
                 continue;
             }
-            Err(e) => return Err(e),
+            None => return Err(AppError::Internal("route missing".into())),
         };
         let person = match s.get_person(item.person_id) {
             Ok(p) => p,
@@ -577,12 +577,21 @@ fn prepare(
         &prepared,
         jiff::SignedDuration::from_hours(24 * PREFERENCE_LINK_DAYS),
     )?;
+    let org_ids: Vec<klar_domain::ids::OrganizationId> = to_send
+        .iter()
+        .filter_map(|(_, _, p, _, _, _)| p.organization_id)
+        .collect();
+    let organizations: HashMap<klar_domain::ids::OrganizationId, String> = s
+        .organizations_by_ids(&org_ids)?
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect();
     let mut jobs = Vec::with_capacity(to_send.len());
     for ((item, c, person, to, tracking, existing_customer), t) in to_send.into_iter().zip(tokens) {
-        let organization = match person.organization_id {
-            Some(o) => s.get_organization(o).map(|o| o.name).unwrap_or_default(),
-            None => String::new(),
-        };
+        let organization = person
+            .organization_id
+            .and_then(|o| organizations.get(&o).cloned())
+            .unwrap_or_default();
         let r = Recipient {
             first_name: person.personal.first_name.clone(),
             last_name: person.personal.last_name.clone(),

@@ -805,3 +805,56 @@ async fn a_marketer_builds_a_segment_previews_the_exclusions_and_sends_in_the_ui
     let sales = crate::app::Browser::login(&s.app, "sales2@staff.example", "de").await;
     assert_eq!(sales.get("/campaigns").await.status, 403);
 }
+
+#[tokio::test]
+async fn placeholders_are_filled_from_each_recipients_record() {
+    let s = setup().await;
+    s.sender().await;
+    s.mail_processor(&["newsletter"]).await;
+    let org = s
+        .app
+        .call(
+            "POST",
+            "/api/v1/organizations",
+            Some(&s.sales),
+            Some(json!({"name": "Hafenkontor KG"})),
+        )
+        .await;
+    assert_eq!(org.status, 201, "{}", org.body);
+    let p = s
+        .app
+        .create_person(
+            &s.sales,
+            json!({"first_name": "Jörg", "last_name": "Brenner", "email": "brenner@hafen.example",
+                   "kind": "business", "organization_id": org.body["id"], "tags": ["d"]}),
+        )
+        .await;
+    let pid: PersonId = p["id"].as_str().unwrap().parse().unwrap();
+    s.consent(pid, "newsletter");
+    let r = s
+        .app
+        .call(
+            "POST",
+            "/api/v1/campaigns",
+            Some(&s.marketing),
+            Some(json!({"name": "Platzhalter", "purpose": "newsletter",
+                   "subject": "{{first_name}}, Neues für {{organization}}",
+                   "body": "Guten Tag {{full_name}} ({{last_name}}) von {{organization}}",
+                   "segment": {"tag": "d"}})),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(s.send(&id).await.status, 202);
+    s.finished(&id).await;
+    let m = s.smtp.to("brenner@hafen.example").pop().unwrap();
+    let text = m.decoded();
+    assert!(
+        text.contains("Guten Tag Jörg Brenner (Brenner) von Hafenkontor KG"),
+        "{text}"
+    );
+    let subject = m.header("Subject").unwrap();
+    assert!(
+        subject.contains("Hafenkontor") || subject.starts_with("=?utf-8?"),
+        "{subject}"
+    );
+}
