@@ -810,3 +810,5 @@ retention-kept-open = Aufbewahrt bis auf Weiteres,
 retention-because = weil:
 retention-none = Kein Zweck und keine Pflicht rechtfertigen die Speicherung mehr; der nächste Aufbewahrungslauf löscht die Person.
 retention-legal-hold = Löschsperre (Legal Hold): keine automatische Löschung, bis sie aufgehoben wird.
+campaign-edit = Entwurf bearbeiten
+campaign-not-draft = Die Kampagne wird versandt oder wurde versandt; sie kann nicht mehr geändert werden.

@@ -810,3 +810,5 @@ retention-kept-open = Kept for now,
 retention-because = because:
 retention-none = No purpose or duty justifies keeping the data any more; the next retention run erases the person.
 retention-legal-hold = Legal hold: no automatic deletion until it is released.
+campaign-edit = Edit draft
+campaign-not-draft = The campaign is being sent or was sent; it can no longer be changed.

@@ -119,6 +119,40 @@ pub struct CampaignForm {
 }
 
 impl CampaignForm {
+    /// The form of a stored campaign (for editing its draft).
+    fn of(c: &Campaign) -> Self {
+        let seg = &c.spec.segment;
+        let (custom_key, custom_value) = seg
+            .custom
+            .iter()
+            .next()
+            .map(|(k, v)| {
+                let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                (k.clone(), v)
+            })
+            .unwrap_or_default();
+        Self {
+            csrf: String::new(),
+            name: c.spec.name.clone(),
+            purpose: c.spec.purpose.clone(),
+            locale: c.spec.locale.as_str().into(),
+            subject: c.spec.subject.clone(),
+            body: c.spec.body.clone(),
+            goods_class: c.spec.goods_class.clone().unwrap_or_default(),
+            tag: seg.tags.first().cloned().unwrap_or_default(),
+            organization_id: seg.organization_id.clone().unwrap_or_default(),
+            deal_stage: seg.deal_stage.clone().unwrap_or_default(),
+            owner_id: seg.owner_id.clone().unwrap_or_default(),
+            custom_key,
+            custom_value,
+            all: if seg.is_everyone() {
+                "on".into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
     fn segment(&self) -> SegmentQuery {
         SegmentQuery {
             tag: Some(self.tag.clone()),
@@ -153,6 +187,9 @@ impl CampaignForm {
 #[template(path = "campaigns/new.html")]
 pub struct NewPage {
     pub p: Layout,
+    /// Where the form goes: `/campaigns/new`, or `/campaigns/{id}/edit` for a draft.
+    pub action: String,
+    pub editing: bool,
     pub f: CampaignForm,
     pub errors: HashMap<String, String>,
     /// `(key, name)` of the direct-marketing purposes that allow email.
@@ -179,6 +216,7 @@ impl NewPage {
 fn new_page(
     state: &AppState,
     s: &UiSession,
+    editing: Option<&str>,
     f: CampaignForm,
     errors: HashMap<String, String>,
 ) -> Result<NewPage, AppError> {
@@ -220,6 +258,11 @@ fn new_page(
     Ok(NewPage {
         errors: localize_errors(errors, &p.t),
         p,
+        action: editing.map_or_else(
+            || "/campaigns/new".to_string(),
+            |id| format!("/campaigns/{id}/edit"),
+        ),
+        editing: editing.is_some(),
         f,
         purposes,
         tags: state.store.list_tags()?,
@@ -240,7 +283,7 @@ pub async fn campaigns_new_page(State(state): State<AppState>, s: UiSession) -> 
         locale: "de".into(),
         ..CampaignForm::default()
     };
-    match new_page(&state, &s, f, HashMap::new()) {
+    match new_page(&state, &s, None, f, HashMap::new()) {
         Ok(page) => render(StatusCode::OK, &page),
         Err(e) => page_error(&s, "campaigns", e),
     }
@@ -273,7 +316,80 @@ pub async fn campaigns_create_submit(
             }
         }
         Err(klar_domain::DomainError::Invalid(errs)) => {
-            match new_page(&state, &s, f, field_errors(errs)) {
+            match new_page(&state, &s, None, f, field_errors(errs)) {
+                Ok(page) => render(StatusCode::UNPROCESSABLE_ENTITY, &page),
+                Err(e) => page_error(&s, "campaigns", e),
+            }
+        }
+    }
+}
+
+pub async fn campaigns_edit_page(
+    State(state): State<AppState>,
+    s: UiSession,
+    ApiPath(id): ApiPath,
+) -> Response {
+    if let Err(r) = s.require(Permission::ManageCampaigns) {
+        return r;
+    }
+    let c = match state.store.campaign(&id) {
+        Ok(Some(c)) => c,
+        Ok(None) => return not_found_page(&s, "campaigns"),
+        Err(e) => return page_error(&s, "campaigns", e.into()),
+    };
+    if c.status != CampaignStatus::Draft {
+        let msg = s
+            .layout("campaigns")
+            .t
+            .get("campaign-not-draft")
+            .to_string();
+        return show(&state, &s, id, "", msg).await;
+    }
+    match new_page(&state, &s, Some(&id), CampaignForm::of(&c), HashMap::new()) {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => page_error(&s, "campaigns", e),
+    }
+}
+
+pub async fn campaigns_edit_submit(
+    State(state): State<AppState>,
+    s: UiSession,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<CampaignForm>,
+) -> Response {
+    if let Err(r) = s.require(Permission::ManageCampaigns) {
+        return r;
+    }
+    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
+        return r;
+    }
+    let purposes = match state.store.purposes() {
+        Ok(p) => p,
+        Err(e) => return page_error(&s, "campaigns", e.into()),
+    };
+    match CampaignSpec::parse(&f.draft(), &purposes) {
+        Ok(spec) => {
+            let a = actor(&s);
+            let cid = id.clone();
+            match state
+                .blocking(move |st| Ok(st.update_campaign(a, &cid, &spec)?))
+                .await
+            {
+                Ok(c) => Redirect::to(&format!("/campaigns/{}", c.id)).into_response(),
+                Err(AppError::NotFound(_)) => not_found_page(&s, "campaigns"),
+                Err(AppError::Conflict(_)) => {
+                    let msg = s
+                        .layout("campaigns")
+                        .t
+                        .get("campaign-not-draft")
+                        .to_string();
+                    show(&state, &s, id, "", msg).await
+                }
+                Err(e) => page_error(&s, "campaigns", e),
+            }
+        }
+        Err(klar_domain::DomainError::Invalid(errs)) => {
+            match new_page(&state, &s, Some(&id), f, field_errors(errs)) {
                 Ok(page) => render(StatusCode::UNPROCESSABLE_ENTITY, &page),
                 Err(e) => page_error(&s, "campaigns", e),
             }

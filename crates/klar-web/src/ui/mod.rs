@@ -118,6 +118,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/campaigns/{id}", get(campaigns::campaigns_show_page))
         .route(
+            "/campaigns/{id}/edit",
+            get(campaigns::campaigns_edit_page).post(campaigns::campaigns_edit_submit),
+        )
+        .route(
             "/campaigns/{id}/send",
             axum::routing::post(campaigns::campaigns_send_submit),
         )

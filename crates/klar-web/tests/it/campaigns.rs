@@ -768,7 +768,30 @@ async fn a_marketer_builds_a_segment_previews_the_exclusions_and_sends_in_the_ui
         )
         .await;
     assert_eq!(created.status, 303, "{}", created.html);
+    // The draft can be changed before it is sent.
+    let edit = b.get(&format!("{}/edit", created.location)).await;
+    assert_eq!(edit.status, 200);
+    assert!(
+        edit.html.contains("value=\"Hallo {{first_name}}\""),
+        "{}",
+        edit.html
+    );
+    let saved = b
+        .post(
+            &format!("{}/edit", created.location),
+            &[
+                ("name", "Messe 2027"),
+                ("purpose", "newsletter"),
+                ("locale", "de"),
+                ("tag", "messe"),
+                ("subject", "Guten Tag {{first_name}}"),
+                ("body", "Guten Tag {{full_name}}"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
     let page = b.get(&created.location).await;
+    assert!(page.html.contains("Messe 2027"), "{}", page.html);
     assert!(
         page.html.contains("<strong id=\"eligible\">1</strong>"),
         "{}",
@@ -796,6 +819,14 @@ async fn a_marketer_builds_a_segment_previews_the_exclusions_and_sends_in_the_ui
         page.html.contains("<dd id=\"report-sent\">1</dd>"),
         "{}",
         page.html
+    );
+    // A sent campaign is not edited any more.
+    let late = b.get(&format!("{}/edit", created.location)).await;
+    assert!(late.html.contains("role=\"alert\""), "{}", late.html);
+    assert!(
+        !late.html.contains("name=\"subject\""),
+        "no form: {}",
+        late.html
     );
     assert_eq!(s.smtp.to("ja@kunde.example").len(), 1);
     assert!(s.smtp.to("nein@kunde.example").is_empty());

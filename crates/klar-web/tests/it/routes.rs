@@ -135,6 +135,20 @@ const TABLE: &[(&str, &str, Need)] = &[
     ),
     ("POST", "/api/v1/purposes/{key}/wordings", P(ManagePrivacy)),
     ("GET", "/api/v1/persons/{id}/grounds", P(ReadCrm)),
+    ("GET", "/api/v1/persons/{id}/retention", P(ReadCrm)),
+    ("POST", "/api/v1/persons/{id}/legal-hold", P(ManagePrivacy)),
+    (
+        "DELETE",
+        "/api/v1/persons/{id}/legal-hold",
+        P(ManagePrivacy),
+    ),
+    ("GET", "/api/v1/retention/upcoming", P(ManagePrivacy)),
+    ("GET", "/api/v1/privacy/art14-due", P(ManagePrivacy)),
+    (
+        "POST",
+        "/api/v1/persons/{id}/art14-notice",
+        P(ManagePrivacy),
+    ),
     ("PUT", "/api/v1/persons/{id}/presumed-consent", P(WriteCrm)),
     (
         "DELETE",
@@ -235,6 +249,8 @@ const TABLE: &[(&str, &str, Need)] = &[
     ("POST", "/campaigns/new", P(ManageCampaigns)),
     ("GET", "/campaigns/segment-count", P(ManageCampaigns)),
     ("GET", "/campaigns/{id}", P(ManageCampaigns)),
+    ("GET", "/campaigns/{id}/edit", P(ManageCampaigns)),
+    ("POST", "/campaigns/{id}/edit", P(ManageCampaigns)),
     ("POST", "/campaigns/{id}/send", P(ManageCampaigns)),
     ("POST", "/campaigns/{id}/test", P(ManageCampaigns)),
     ("GET", "/admin/users", P(ManageUsers)),
@@ -462,6 +478,7 @@ fn body_for(m: &str, path: &str) -> Value {
             "description_de": "", "description_en": "", "legal_basis": "x", "retention": ""}),
         ("POST", "/api/v1/persons/{id}/objections") => json!({"scope": "x"}),
         ("POST", "/api/v1/persons/{id}/restriction") => json!({"reason": ""}),
+        ("POST" | "DELETE", "/api/v1/persons/{id}/legal-hold") => json!({"reason": ""}),
         ("POST", "/api/v1/persons/{id}/consents") => {
             json!({"purpose": "x", "channel": "x", "action": "x"})
         }
