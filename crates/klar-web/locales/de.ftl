@@ -812,3 +812,7 @@ retention-none = Kein Zweck und keine Pflicht rechtfertigen die Speicherung mehr
 retention-legal-hold = Löschsperre (Legal Hold): keine automatische Löschung, bis sie aufgehoben wird.
 campaign-edit = Entwurf bearbeiten
 campaign-not-draft = Die Kampagne wird versandt oder wurde versandt; sie kann nicht mehr geändert werden.
+legal-hold-reason = Grund der Löschsperre (z. B. Rechtsstreit, Aktenzeichen)
+legal-hold-place = Löschsperre setzen
+legal-hold-release-reason = Grund für das Aufheben
+legal-hold-release = Löschsperre aufheben

@@ -812,3 +812,7 @@ retention-none = No purpose or duty justifies keeping the data any more; the nex
 retention-legal-hold = Legal hold: no automatic deletion until it is released.
 campaign-edit = Edit draft
 campaign-not-draft = The campaign is being sent or was sent; it can no longer be changed.
+legal-hold-reason = Reason for the legal hold (e.g. litigation, file number)
+legal-hold-place = Place legal hold
+legal-hold-release-reason = Reason for releasing it
+legal-hold-release = Release legal hold

@@ -79,6 +79,10 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(privacy::persons_restriction_submit),
         )
         .route(
+            "/persons/{id}/legal-hold",
+            axum::routing::post(privacy::persons_legal_hold_submit),
+        )
+        .route(
             "/persons/{id}/grounds",
             axum::routing::post(privacy::persons_grounds_submit),
         )

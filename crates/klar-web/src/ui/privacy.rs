@@ -187,6 +187,43 @@ pub async fn persons_restriction_submit(
     }
 }
 
+/// Places or releases a legal hold (privacy officer; a reason either way). The hold stops
+/// every automatic deletion by the retention job until it is released.
+pub async fn persons_legal_hold_submit(
+    State(state): State<AppState>,
+    s: UiSession,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<RestrictionForm>,
+) -> Response {
+    if let Err(r) = s.require(Permission::ManagePrivacy) {
+        return r;
+    }
+    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
+        return r;
+    }
+    let pid = match person_id(&s, &id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let actor = auth_of(&s).actor();
+    let release = f.action == "release";
+    let reason = f.reason;
+    let result = state
+        .blocking(move |st| {
+            if release {
+                st.release_legal_hold(actor, pid, &reason)?;
+            } else {
+                st.place_legal_hold(actor, pid, &reason)?;
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => Redirect::to(&format!("/persons/{pid}")).into_response(),
+        Err(e) => refused(&state, &s, pid, e),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct GroundsForm {
     #[serde(default)]

@@ -293,3 +293,67 @@ async fn persons_from_an_import_are_listed_until_informed_under_art_14() {
         .await;
     assert_eq!(r.body, json!([]));
 }
+
+#[tokio::test]
+async fn the_privacy_officer_places_and_releases_a_legal_hold_on_the_person_page() {
+    let app = TestApp::spawn().await;
+    let sales = app.sales_token();
+    let pid = person(&app, &sales).await;
+    app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let b = Browser::login(&app, "dsb@staff.example", "de").await;
+    let page = b.get(&format!("/persons/{pid}")).await;
+    assert!(
+        page.html.contains("id=\"legal-hold-form\""),
+        "{}",
+        page.html
+    );
+    // Without a reason nothing is placed.
+    let r = b
+        .post(
+            &format!("/persons/{pid}/legal-hold"),
+            &[("action", "place"), ("reason", " ")],
+        )
+        .await;
+    assert_ne!(r.status, 303);
+    assert!(
+        app.store
+            .legal_hold(pid.parse().unwrap())
+            .unwrap()
+            .is_none()
+    );
+    let r = b
+        .post(
+            &format!("/persons/{pid}/legal-hold"),
+            &[
+                ("action", "place"),
+                ("reason", "Rechtsstreit Az. 3 O 12/26"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let page = b.get(&format!("/persons/{pid}")).await;
+    assert!(page.html.contains("value=\"release\""), "{}", page.html);
+    assert!(
+        app.store
+            .legal_hold(pid.parse().unwrap())
+            .unwrap()
+            .is_some()
+    );
+    let r = b
+        .post(
+            &format!("/persons/{pid}/legal-hold"),
+            &[("action", "release"), ("reason", "Verfahren beendet")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    assert!(
+        app.store
+            .legal_hold(pid.parse().unwrap())
+            .unwrap()
+            .is_none()
+    );
+    // Sales sees the retention but not the form.
+    let s = Browser::login(&app, "sales@staff.example", "de").await;
+    let page = s.get(&format!("/persons/{pid}")).await;
+    assert!(!page.html.contains("id=\"legal-hold-form\""));
+}
