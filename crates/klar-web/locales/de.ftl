@@ -816,3 +816,7 @@ legal-hold-reason = Grund der Löschsperre (z. B. Rechtsstreit, Aktenzeichen)
 legal-hold-place = Löschsperre setzen
 legal-hold-release-reason = Grund für das Aufheben
 legal-hold-release = Löschsperre aufheben
+art14-title = Informationspflicht (Art. 14 DSGVO)
+art14-none = Niemand wartet auf die Information nach Art. 14.
+art14-hint = Diese Personen stehen aus anderen Quellen (Import, Visitenkarte) im CRM und müssen binnen eines Monats oder beim ersten Kontakt informiert werden.
+art14-informed = Informiert

@@ -816,3 +816,7 @@ legal-hold-reason = Reason for the legal hold (e.g. litigation, file number)
 legal-hold-place = Place legal hold
 legal-hold-release-reason = Reason for releasing it
 legal-hold-release = Release legal hold
+art14-title = Duty to inform (Art. 14 GDPR)
+art14-none = Nobody is waiting for the Art. 14 information.
+art14-hint = These persons came into the CRM from other sources (import, business card) and must be informed within a month or at the first contact.
+art14-informed = Informed

@@ -190,6 +190,16 @@ pub struct DashboardPage {
     pub requests: Option<Vec<RequestRow>>,
     /// For the privacy officer: every break-glass grant (decision 0016).
     pub grants: Option<Vec<super::access_grants::GrantRow>>,
+    /// For the privacy officer: persons to be given the Art. 14 information, soonest first.
+    pub art14: Option<Vec<Art14Row>>,
+}
+
+/// A person whose data came from elsewhere and who has not been informed yet (Art. 14).
+pub struct Art14Row {
+    pub person_id: String,
+    pub name: String,
+    pub due: String,
+    pub overdue: bool,
 }
 
 /// An open data-subject request on the privacy officer's dashboard.
@@ -311,9 +321,35 @@ fn load(state: &AppState, p: Layout) -> Result<DashboardPage, AppError> {
     } else {
         None
     };
+    let art14 = if p.can_manage_privacy() {
+        let tz = super::audit::berlin();
+        let due = store.art14_due(store.now())?;
+        let mut rows = Vec::new();
+        for d in due.iter().take(20) {
+            let name = store
+                .get_person(d.person_id)
+                .map(|x| format!("{} {}", x.personal.first_name, x.personal.last_name))
+                .unwrap_or_default();
+            let at = d.due_at.to_zoned(tz.clone());
+            rows.push(Art14Row {
+                person_id: d.person_id.to_string(),
+                name: name.trim().to_string(),
+                due: if p.t.lang() == "en" {
+                    at.strftime("%Y-%m-%d").to_string()
+                } else {
+                    at.strftime("%d.%m.%Y").to_string()
+                },
+                overdue: d.overdue,
+            });
+        }
+        Some(rows)
+    } else {
+        None
+    };
     Ok(DashboardPage {
         requests,
         grants: None,
+        art14,
         p,
         counts,
         tasks,

@@ -83,6 +83,10 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(privacy::persons_legal_hold_submit),
         )
         .route(
+            "/persons/{id}/art14-notice",
+            axum::routing::post(privacy::persons_art14_notice_submit),
+        )
+        .route(
             "/persons/{id}/grounds",
             axum::routing::post(privacy::persons_grounds_submit),
         )

@@ -225,6 +225,40 @@ pub async fn persons_legal_hold_submit(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Records that the person was given the Art. 14 information (from the privacy officer's
+/// dashboard); back to the dashboard.
+pub async fn persons_art14_notice_submit(
+    State(state): State<AppState>,
+    s: UiSession,
+    ApiPath(id): ApiPath,
+    UiForm(f): UiForm<CsrfOnly>,
+) -> Response {
+    if let Err(r) = s.require(Permission::ManagePrivacy) {
+        return r;
+    }
+    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
+        return r;
+    }
+    let pid = match person_id(&s, &id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let actor = auth_of(&s).actor();
+    match state
+        .blocking(move |st| Ok(st.record_art14_notice(actor, pid)?))
+        .await
+    {
+        Ok(()) => Redirect::to("/dashboard").into_response(),
+        Err(e) => refused(&state, &s, pid, e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
 pub struct GroundsForm {
     #[serde(default)]
     csrf: String,

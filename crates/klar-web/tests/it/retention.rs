@@ -357,3 +357,39 @@ async fn the_privacy_officer_places_and_releases_a_legal_hold_on_the_person_page
     let page = s.get(&format!("/persons/{pid}")).await;
     assert!(!page.html.contains("id=\"legal-hold-form\""));
 }
+
+#[tokio::test]
+async fn the_privacy_officer_sees_who_is_due_the_art14_information_and_marks_them_informed() {
+    let app = TestApp::spawn().await;
+    let sales = app.sales_token();
+    let imported = app
+        .create_person(
+            &sales,
+            json!({"first_name": "Ines", "last_name": "Import", "source": "import:messe-2026"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.user_with_role("dsb@staff.example", Role::PrivacyOfficer);
+    let b = Browser::login(&app, "dsb@staff.example", "de").await;
+    let page = b.get("/dashboard").await;
+    assert!(
+        page.html.contains(&format!("data-person=\"{imported}\"")),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("Ines Import"));
+    let r = b
+        .post(&format!("/persons/{imported}/art14-notice"), &[])
+        .await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/dashboard"),
+        "{}",
+        r.html
+    );
+    let page = b.get("/dashboard").await;
+    assert!(!page.html.contains(&format!("data-person=\"{imported}\"")));
+    assert!(page.html.contains("Niemand wartet"), "{}", page.html);
+}

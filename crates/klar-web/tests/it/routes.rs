@@ -238,6 +238,7 @@ const TABLE: &[(&str, &str, Need)] = &[
     ("POST", "/persons/{id}/objections", P(WriteCrm)),
     ("POST", "/persons/{id}/restriction", P(ManagePrivacy)),
     ("POST", "/persons/{id}/legal-hold", P(ManagePrivacy)),
+    ("POST", "/persons/{id}/art14-notice", P(ManagePrivacy)),
     ("POST", "/persons/{id}/grounds", P(WriteCrm)),
     ("GET", "/privacy/requests", P(ManagePrivacy)),
     ("POST", "/privacy/requests", P(ManagePrivacy)),
