@@ -662,27 +662,8 @@ fn person_writers(
 }
 
 fn printf_user(data: &std::path::Path, email: &str, role: &str) {
-    let mut child = klar(data)
-        .args([
-            "user",
-            "add",
-            "--email",
-            email,
-            "--role",
-            role,
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"Correct-Horse-Battery-9\n")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let (ok, err) = add_with_password(data, email, role, "Correct-Horse-Battery-9");
+    assert!(ok, "{err}");
 }
 
 #[test]
@@ -801,8 +782,14 @@ fn a_server_killed_under_load_loses_no_acknowledged_write() {
     }
 }
 
-/// `klar user add --password-stdin` with the given password; returns (success, stderr).
-fn add_with_password(data: &std::path::Path, email: &str, password: &str) -> (bool, String) {
+/// `klar user add --password-stdin` with the given role and password; returns
+/// (success, stderr).
+fn add_with_password(
+    data: &std::path::Path,
+    email: &str,
+    role: &str,
+    password: &str,
+) -> (bool, String) {
     let mut child = klar(data)
         .args([
             "user",
@@ -810,7 +797,7 @@ fn add_with_password(data: &std::path::Path, email: &str, password: &str) -> (bo
             "--email",
             email,
             "--role",
-            "sales",
+            role,
             "--password-stdin",
         ])
         .stdin(Stdio::piped())
@@ -834,14 +821,19 @@ fn add_with_password(data: &std::path::Path, email: &str, password: &str) -> (bo
 #[test]
 fn user_add_refuses_short_and_common_passwords() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, err) = add_with_password(dir.path(), "a@staff.example", "elf-Zeichen");
+    let (ok, err) = add_with_password(dir.path(), "a@staff.example", "sales", "elf-Zeichen");
     assert!(!ok);
     assert!(err.contains("at least 12 characters"), "{err}");
-    let (ok, err) = add_with_password(dir.path(), "a@staff.example", "QWERTY123456");
+    let (ok, err) = add_with_password(dir.path(), "a@staff.example", "sales", "QWERTY123456");
     assert!(!ok);
     assert!(err.contains("commonly used password"), "{err}");
     assert!(!err.contains("QWERTY"), "the password is not echoed: {err}");
-    let (ok, _) = add_with_password(dir.path(), "a@staff.example", "Correct-Horse-Battery-9");
+    let (ok, _) = add_with_password(
+        dir.path(),
+        "a@staff.example",
+        "sales",
+        "Correct-Horse-Battery-9",
+    );
     assert!(ok);
 }
 

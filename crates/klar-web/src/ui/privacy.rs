@@ -41,7 +41,21 @@ fn refused(state: &AppState, s: &UiSession, pid: PersonId, e: AppError) -> Respo
     )
 }
 
-// The error is the finished response, returned straight from the handler.
+/// The common start of the privacy officer's forms on a person: the permission, the form's
+/// CSRF token and origin, the person's id, and who acts. The error is the finished
+/// response, returned straight from the handler.
+#[allow(clippy::result_large_err)]
+fn officer_form(
+    state: &AppState,
+    s: &UiSession,
+    csrf: &str,
+    id: &str,
+) -> Result<(PersonId, klar_store::Actor), Response> {
+    s.require(Permission::ManagePrivacy)?;
+    s.check_form(csrf, &state.config.public_url)?;
+    Ok((person_id(s, id)?, auth_of(s).actor()))
+}
+
 #[allow(clippy::result_large_err)]
 fn person_id(s: &UiSession, id: &str) -> Result<PersonId, Response> {
     id.parse::<PersonId>()
@@ -154,17 +168,10 @@ pub async fn persons_restriction_submit(
     ApiPath(id): ApiPath,
     UiForm(f): UiForm<RestrictionForm>,
 ) -> Response {
-    if let Err(r) = s.require(Permission::ManagePrivacy) {
-        return r;
-    }
-    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
-        return r;
-    }
-    let pid = match person_id(&s, &id) {
-        Ok(p) => p,
+    let (pid, actor) = match officer_form(&state, &s, &f.csrf, &id) {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let actor = auth_of(&s).actor();
     let result = if f.action == "lift" {
         state
             .blocking(move |st| Ok(st.lift_restriction(actor, pid).map(|_| ())?))
@@ -195,17 +202,10 @@ pub async fn persons_legal_hold_submit(
     ApiPath(id): ApiPath,
     UiForm(f): UiForm<RestrictionForm>,
 ) -> Response {
-    if let Err(r) = s.require(Permission::ManagePrivacy) {
-        return r;
-    }
-    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
-        return r;
-    }
-    let pid = match person_id(&s, &id) {
-        Ok(p) => p,
+    let (pid, actor) = match officer_form(&state, &s, &f.csrf, &id) {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let actor = auth_of(&s).actor();
     let release = f.action == "release";
     let reason = f.reason;
     let result = state
@@ -238,17 +238,10 @@ pub async fn persons_art14_notice_submit(
     ApiPath(id): ApiPath,
     UiForm(f): UiForm<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = s.require(Permission::ManagePrivacy) {
-        return r;
-    }
-    if let Err(r) = s.check_form(&f.csrf, &state.config.public_url) {
-        return r;
-    }
-    let pid = match person_id(&s, &id) {
-        Ok(p) => p,
+    let (pid, actor) = match officer_form(&state, &s, &f.csrf, &id) {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let actor = auth_of(&s).actor();
     match state
         .blocking(move |st| Ok(st.record_art14_notice(actor, pid)?))
         .await
